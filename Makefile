@@ -1,0 +1,47 @@
+# Exactly what the README and CI run. Every target works on a fresh Debian machine with
+# Python 3.11: it makes .venv and installs the project (and, for tests, Debian packages).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-dev
+
+.PHONY: render test lint typecheck unit promtool-test bench clean system-deps
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	    echo "python3 -m venv failed; installing python3-venv"; \
+	    apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+render: $(STAMP)
+	$(BIN)/python -m sre.render --config sre.yaml --out build
+
+system-deps:
+	@scripts/install-system-deps.sh test
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# promtool unit tests run against the freshly rendered rule files in build/rules/.
+promtool-test: $(STAMP) system-deps
+	$(BIN)/python -m sre.render --config sre.yaml --out build
+	promtool test rules rules/tests/*.yaml
+
+unit: $(STAMP) system-deps
+	$(BIN)/pytest
+
+# pytest runs last so that its summary line closes the output.
+test: lint typecheck promtool-test unit
+
+bench: $(STAMP)
+	@scripts/install-system-deps.sh bench
+	$(BIN)/python -m benchmarks $(BENCH)
+
+clean:
+	rm -rf build .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Runnable benchmarks. ``make bench`` runs them all; ``make bench BENCH=probes`` one."""

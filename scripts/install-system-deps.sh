@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install the Debian packages the tests (or benchmarks) need, where they are missing.
+# Usage: scripts/install-system-deps.sh test|bench
+# A policy-rc.d that returns 101 keeps every package from starting a service: the tests
+# start their own Prometheus, Alertmanager and PostgreSQL on loopback ports.
+set -euo pipefail
+
+want=(prometheus prometheus-alertmanager postgresql)
+if [[ "${1:-test}" == bench ]]; then
+    want+=(prometheus-blackbox-exporter)
+fi
+
+have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+missing=()
+for pkg in "${want[@]}"; do
+    have "$pkg" || missing+=("$pkg")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
+    echo "error: these Debian packages are missing: ${missing[*]}" >&2
+    echo "       install them as root (apt-get install ${missing[*]}) and run again." >&2
+    exit 1
+fi
+
+echo "installing Debian packages: ${missing[*]}"
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\n# installed by sre scripts/install-system-deps.sh: start no services\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    created_policy=1
+fi
+cleanup() { [[ $created_policy -eq 1 ]] && rm -f "$policy"; true; }
+trap cleanup EXIT
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "installed: ${missing[*]}"

@@ -1,0 +1,139 @@
+"""Every metric name the rules and dashboards use, in one place.
+
+Three kinds of metric meet here:
+
+* what the monitored platform exports (standard exporters, the ``http_*`` application
+  metrics, and the agent/queue metrics this project defines for the Parallel AI workers);
+* the recording rules that ``rules/`` defines (``level:metric:operations``);
+* the daemon's own ``sre_*`` metrics, as the daemon issues name them.
+
+Rules, dashboards and the daemon import these names instead of spelling strings, so a
+rename is one edit and the render lint can check that every recording rule used exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+# --- application metrics (every service) --------------------------------------------
+HTTP_REQUESTS = "http_requests_total"  # counter {service, code}
+HTTP_DURATION = "http_request_duration_seconds"  # histogram {service, le}
+HTTP_DURATION_BUCKET = f"{HTTP_DURATION}_bucket"
+
+# --- agent and queue metrics (defined by this project for the agent workers) ----------
+AGENT_TASKS_PROCESSED = "agent_tasks_processed_total"  # counter {agent}
+AGENT_TASKS_FAILED = "agent_tasks_failed_total"  # counter {agent, reason}
+AGENT_TASK_DURATION = "agent_task_duration_seconds"  # histogram {agent, le}
+AGENT_TASK_RETRIES = "agent_task_retries_total"  # counter {agent}
+QUEUE_LENGTH = "queue_length"  # gauge {queue}
+QUEUE_OLDEST_AGE = "queue_oldest_task_age_seconds"  # gauge {queue}
+
+AGENT_METRICS = {
+    AGENT_TASKS_PROCESSED: ("counter", "agent", "Tasks an agent finished (success or failure)."),
+    AGENT_TASKS_FAILED: ("counter", "agent, reason", "Tasks that ended in failure."),
+    AGENT_TASK_DURATION: ("histogram", "agent, le", "Wall time of one task, seconds."),
+    AGENT_TASK_RETRIES: ("counter", "agent", "Task attempts that were retries."),
+    QUEUE_LENGTH: ("gauge", "queue", "Tasks waiting in a Redis queue."),
+    QUEUE_OLDEST_AGE: ("gauge", "queue", "Age of the oldest waiting task, seconds."),
+}
+
+# --- recording rules -------------------------------------------------------------------
+REQUEST_RATE = "service:http_requests:rate5m"  # {service}
+ERROR_RATIO = "service:http_requests_errors:ratio_rate5m"  # {service}
+AUTH_FAILURE_RATIO = "service:http_requests_auth_failures:ratio_rate5m"  # {service}
+CODE_RATE = "service_code:http_requests:rate5m"  # {service, code}
+LATENCY_QUANTILES = {
+    "p50": "service:http_request_duration_seconds:p50_5m",
+    "p95": "service:http_request_duration_seconds:p95_5m",
+    "p99": "service:http_request_duration_seconds:p99_5m",
+}
+AGENT_PROCESSED_RATE = "agent:agent_tasks_processed:rate5m"  # {agent}
+AGENT_FAILURE_RATIO = "agent:agent_tasks_failed:ratio_rate5m"  # {agent}
+AGENT_P95 = "agent:agent_task_duration_seconds:p95_5m"  # {agent}
+
+# SLO windows from the Google SRE workbook, plus the 30d compliance window.
+SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")
+
+
+def slo_error_ratio(window: str) -> str:
+    """Recording rule: share of 5xx responses over ``window``, per service."""
+    if window not in SLO_WINDOWS:
+        raise ValueError(f"no SLO recording rule for window {window!r}")
+    return f"service:sli_errors:ratio_rate{window}"
+
+
+@dataclass(frozen=True)
+class BurnRateAlert:
+    """One row of the workbook's multi-window, multi-burn-rate table."""
+
+    long_window: str
+    short_window: str
+    factor: Decimal
+    severity: str  # critical = page, warning = ticket
+    for_: str
+
+
+BURN_RATE_ALERTS = (
+    BurnRateAlert("1h", "5m", Decimal("14.4"), "critical", "2m"),
+    BurnRateAlert("6h", "30m", Decimal("6"), "critical", "15m"),
+    BurnRateAlert("1d", "2h", Decimal("3"), "warning", "1h"),
+    BurnRateAlert("3d", "6h", Decimal("1"), "warning", "3h"),
+)
+
+# --- the daemon's own metrics (names from the daemon issues) ------------------------------
+DAEMON_METRICS = {
+    # core
+    "sre_build_info": ("gauge", "version", "Always 1; the running version."),
+    "sre_config_info": ("gauge", "sha256", "Always 1; sha256 of the loaded sre.yaml."),
+    "sre_job_runs_total": ("counter", "job, outcome", "Scheduled job runs by outcome."),
+    "sre_job_duration_seconds": ("histogram", "job", "Wall time of one job run."),
+    "sre_job_last_success_timestamp_seconds": ("gauge", "job", "When a job last succeeded."),
+    # probes
+    "sre_probe_success": ("gauge", "service, target", "1 if the last probe passed."),
+    "sre_probe_duration_seconds": ("gauge", "service, target", "Duration of the last probe."),
+    "sre_probe_http_status_code": ("gauge", "service, target", "Last HTTP status code."),
+    "sre_probe_tls_cert_expiry_timestamp_seconds": (
+        "gauge",
+        "service, target",
+        "notAfter of the served certificate.",
+    ),
+    "sre_probe_failures_total": ("counter", "service, target, reason", "Failed probes."),
+    "sre_probe_engine_heartbeat_timestamp_seconds": (
+        "gauge",
+        "interval",
+        "When a probe engine last finished a round.",
+    ),
+    # alert handling
+    "sre_alerts_received_total": ("counter", "status", "Alerts received from Alertmanager."),
+    "sre_alert_duplicates_total": ("counter", "", "Duplicate notifications dropped."),
+    "sre_slack_deliveries_total": ("counter", "result", "Slack API deliveries by result."),
+    "sre_slack_delivery_latency_seconds": ("histogram", "", "Webhook receipt to Slack post."),
+    "sre_outbox_pending": ("gauge", "", "Messages waiting in the outbox."),
+    "sre_slack_actions_total": ("counter", "action, result", "Slack button actions."),
+    # rollbacks
+    "sre_rollback_evaluations_total": (
+        "counter",
+        "service, verdict, reason",
+        "Rollback evaluations by verdict.",
+    ),
+    "sre_rollbacks_total": ("counter", "service, trigger, result", "Rollbacks performed."),
+    "sre_rollback_last_timestamp_seconds": ("gauge", "service", "When the last rollback ran."),
+    # cost
+    "sre_aws_cost_api_requests_total": ("counter", "", "Cost Explorer requests made."),
+    "sre_aws_cost_daily_usd": ("gauge", "service", "Yesterday's unblended cost."),
+    "sre_aws_cost_month_to_date_usd": ("gauge", "", "Month-to-date unblended cost."),
+    "sre_aws_cost_month_forecast_usd": ("gauge", "", "Forecast cost for the month."),
+    "sre_aws_cost_budget_usd": ("gauge", "period", "Configured budget (daily, monthly)."),
+    "sre_aws_cost_anomaly": ("gauge", "service", "1 if yesterday's cost is anomalous."),
+    # backups
+    "sre_backup_last_success_timestamp_seconds": (
+        "gauge",
+        "backup",
+        "When verification last passed.",
+    ),
+    "sre_backup_age_seconds": ("gauge", "backup", "Age of the newest backup."),
+    "sre_backup_size_bytes": ("gauge", "backup", "Size of the newest backup."),
+    "sre_backup_verification_success": ("gauge", "backup, step", "1 if a check step passed."),
+    "sre_backup_restore_duration_seconds": ("gauge", "backup", "Last restore test time (RTO)."),
+}
