@@ -64,7 +64,9 @@ def _cron(value: str) -> str | None:
 
 
 def _percent(value: Decimal) -> str | None:
-    return None if Decimal(0) < value < Decimal(100) else "must be a percentage below 100, e.g. 99.9"
+    return (
+        None if Decimal(0) < value < Decimal(100) else "must be a percentage below 100, e.g. 99.9"
+    )
 
 
 def _listen(value: str) -> str | None:
@@ -246,7 +248,9 @@ class Datastore:
 class Queue:
     name: str
     backlog_above: int = field(default=1000, metadata={"check": positive})
-    oldest_age_above: Duration = field(default=Duration.of(minutes=10), metadata={"check": positive})
+    oldest_age_above: Duration = field(
+        default=Duration.of(minutes=10), metadata={"check": positive}
+    )
 
 
 @dataclass(frozen=True)
@@ -286,12 +290,18 @@ class RollbackEngine:
 class DaemonConfig:
     listen: str = field(default="0.0.0.0:9877", metadata={"check": _listen})
     state: str = field(default="sqlite:///var/lib/sre/state.db", metadata={"check": _state})
-    webhook_token_env: str | None = field(default="SRE_WEBHOOK_TOKEN", metadata={"check": _env_name})
+    webhook_token_env: str | None = field(
+        default="SRE_WEBHOOK_TOKEN", metadata={"check": _env_name}
+    )
     probe_concurrency: int = field(default=256, metadata={"check": positive})
-    shutdown_timeout: Duration = field(default=Duration.of(seconds=20), metadata={"check": positive})
+    shutdown_timeout: Duration = field(
+        default=Duration.of(seconds=20), metadata={"check": positive}
+    )
     misfire_grace: Duration = field(default=Duration.of(seconds=30), metadata={"check": positive})
     max_webhook_bytes: int = field(default=1_048_576, metadata={"check": positive})
-    reconcile_interval: Duration = field(default=Duration.of(minutes=5), metadata={"check": positive})
+    reconcile_interval: Duration = field(
+        default=Duration.of(minutes=5), metadata={"check": positive}
+    )
     rollbacks: RollbackEngine = field(default_factory=RollbackEngine)
 
     @property
@@ -429,13 +439,14 @@ class Config:
 
     def _problems(self) -> list[tuple[str, str]]:
         problems = []
-        for key, items in (
+        named: tuple[tuple[str, tuple[Service | Datastore | Queue | Probe | Backup, ...]], ...] = (
             ("services", self.services),
             ("datastores", self.datastores),
             ("queues", self.queues),
             ("probes", self.probes),
             ("backups", self.backups),
-        ):
+        )
+        for key, items in named:
             seen: set[str] = set()
             for i, item in enumerate(items):
                 name = item.name

@@ -69,7 +69,7 @@ class Loader:
     def load(self, cls: type[T], data: object, path: str = "") -> T:
         return typing.cast(T, self._convert(cls, data, path))
 
-    def _convert(self, hint: Any, value: object, path: str) -> Any:  # noqa: PLR0911
+    def _convert(self, hint: Any, value: object, path: str) -> Any:
         origin = get_origin(hint)
         if origin in (Union, types.UnionType):
             options = [a for a in get_args(hint) if a is not type(None)]
@@ -96,7 +96,7 @@ class Loader:
             return self._dataclass(typing.cast(type, hint), value, path)
         return self._scalar(hint, value, path)
 
-    def _scalar(self, hint: Any, value: object, path: str) -> Any:  # noqa: PLR0911
+    def _scalar(self, hint: Any, value: object, path: str) -> Any:
         if hint is bool:
             if not isinstance(value, bool):
                 return self.fail(path, f"expected true or false, got {value!r}")
@@ -119,7 +119,7 @@ class Loader:
                 return self.fail(path, f"{value!r} is not a number")
         if hint is Duration:
             if not isinstance(value, str):
-                hint_text = f" (did you mean \"{value}s\"?)" if isinstance(value, int) else ""
+                hint_text = f' (did you mean "{value}s"?)' if isinstance(value, int) else ""
                 return self.fail(path, f"{value!r} is not a duration{hint_text}")
             try:
                 return Duration.parse(value)
