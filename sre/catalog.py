@@ -20,6 +20,10 @@ from decimal import Decimal
 HTTP_REQUESTS = "http_requests_total"  # counter {service, code}
 HTTP_DURATION = "http_request_duration_seconds"  # histogram {service, le}
 HTTP_DURATION_BUCKET = f"{HTTP_DURATION}_bucket"
+# Requests per client identity (API key id, or the /24 of the source address), exported by
+# the API service for its top clients only so cardinality stays bounded. Used by the
+# "one source dominates" security alert.
+HTTP_REQUESTS_BY_CLIENT = "http_requests_by_client_total"  # counter {service, client}
 
 # --- agent and queue metrics (defined by this project for the agent workers) ----------
 AGENT_TASKS_PROCESSED = "agent_tasks_processed_total"  # counter {agent}
@@ -52,6 +56,10 @@ AGENT_PROCESSED_RATE = "agent:agent_tasks_processed:rate5m"  # {agent}
 AGENT_FAILURE_RATIO = "agent:agent_tasks_failed:ratio_rate5m"  # {agent}
 AGENT_P95 = "agent:agent_task_duration_seconds:p95_5m"  # {agent}
 
+# One constant series per service with an SLO: its error budget as a ratio (99.9 -> 0.001).
+# Burn rate = error ratio over a window / this budget.
+SLO_ERROR_BUDGET = "service:slo_error_budget:ratio"  # {service}
+
 # SLO windows from the Google SRE workbook, plus the 30d compliance window.
 SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")
 
@@ -81,7 +89,33 @@ BURN_RATE_ALERTS = (
     BurnRateAlert("3d", "6h", Decimal("1"), "warning", "3h"),
 )
 
+# --- dashboards ---------------------------------------------------------------------------
+DASHBOARD_SLUGS = (
+    "overview",
+    "service-performance",
+    "resources",
+    "agents",
+    "datastores",
+    "slo",
+    "sre-daemon",
+)
+
+
+def dashboard_uid(system: str, slug: str) -> str:
+    """Stable Grafana uid shared by the dashboards and the alerts that link to them."""
+    if slug not in DASHBOARD_SLUGS:
+        raise ValueError(f"unknown dashboard {slug!r}")
+    return f"{system}-{slug}"
+
+
 # --- the daemon's own metrics (names from the daemon issues) ------------------------------
+# Label values are fixed sets, so rules can match them:
+#   sre_job_runs_total.outcome:            success | failure | missed
+#   sre_probe_failures_total.reason: timeout | connect_refused | dns | tls | status | body | other
+#   sre_slack_deliveries_total.result:     ok | retry | permanent_error
+#   sre_rollback_evaluations_total.verdict: pass | fail | no_verdict
+#   sre_rollbacks_total.result:            success | failure | dry_run
+#   sre_backup_verification_success.step:  freshness | size | integrity | restore
 DAEMON_METRICS = {
     # core
     "sre_build_info": ("gauge", "version", "Always 1; the running version."),
