@@ -1,0 +1,182 @@
+"""sre.yaml loading: every problem at once, with key paths and did-you-mean hints."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sre.config import ConfigError, load_config, parse_config
+from sre.durations import Duration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict[str, Any]:
+    data = yaml.safe_load((REPO / "sre.yaml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def problems_of(data: object) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_default_config_describes_the_platform() -> None:
+    cfg = load_config(REPO / "sre.yaml")
+    names = {s.name for s in cfg.services}
+    assert {"api-service", "agent-orchestrator", "agent-worker", "web-frontend"} <= names
+    assert {(d.name, d.kind) for d in cfg.datastores} == {
+        ("postgres", "postgres"),
+        ("redis", "redis"),
+    }
+    api = cfg.service("api-service")
+    assert api.rollback is not None
+    assert api.rollback.for_ == Duration.parse("2m")
+    assert api.rollback.target.kind == "deployment"
+    assert api.health is not None and api.health.interval.seconds == 15
+
+
+@pytest.mark.parametrize(
+    ("text", "ms", "canonical"),
+    [
+        ("30s", 30_000, "30s"),
+        ("2m", 120_000, "2m"),
+        ("26h", 93_600_000, "1d2h"),
+        ("90m", 5_400_000, "1h30m"),
+        ("1h30m", 5_400_000, "1h30m"),
+        ("500ms", 500, "500ms"),
+        ("3d", 259_200_000, "3d"),
+    ],
+)
+def test_durations(text: str, ms: int, canonical: str) -> None:
+    parsed = Duration.parse(text)
+    assert parsed.milliseconds == ms
+    assert str(parsed) == canonical
+    assert Duration.parse(str(parsed)) == parsed
+
+
+@pytest.mark.parametrize("bad", ["2x", "", "m", "1.5h", "-1m", "30 s"])
+def test_bad_durations_are_rejected(bad: str) -> None:
+    with pytest.raises(ValueError, match="is not a duration"):
+        Duration.parse(bad)
+
+
+def test_error_budget_is_exact(raw: dict[str, Any]) -> None:
+    cfg = parse_config(raw)
+    assert cfg.service("api-service").slo is not None
+    budget = cfg.service("api-service").slo.error_budget  # type: ignore[union-attr]
+    assert budget == Decimal("0.001")
+    assert str(budget) == "0.001"
+    data = copy.deepcopy(raw)
+    data["services"][0]["slo"]["availability"] = 99.95
+    slo = parse_config(data).services[0].slo
+    assert slo is not None and str(slo.error_budget) == "0.0005"
+
+
+def test_every_problem_is_reported_together_with_key_paths(raw: dict[str, Any]) -> None:
+    data = copy.deepcopy(raw)
+    data["services"][2]["rollback"] = {"target": {"kind": "deployment"}, "for": "2x"}
+    data["services"][1]["slo"]["availability"] = 100
+    data["daemon"]["listn"] = "0.0.0.0:1"
+    data["cost"]["schedule"] = "every day"
+    data["backups"][0]["max_age"] = 26
+    found = problems_of(data)
+    assert found == [
+        "services[1].slo.availability: must be a percentage below 100, e.g. 99.9",
+        "services[2].rollback.target.name: missing required key for kind 'deployment'",
+        "services[2].rollback.for: '2x' is not a duration (use e.g. 30s, 2m, 1h30m, 26h, 3d)",
+        'daemon.listn: unknown key (did you mean "listen"?)',
+        "cost.schedule: 'every day' is not a 5-field cron expression "
+        "(minute hour day month weekday)",
+        'backups[0].max_age: 26 is not a duration (did you mean "26s"?)',
+    ]
+
+
+def test_unknown_key_without_close_match_has_no_hint(raw: dict[str, Any]) -> None:
+    data = copy.deepcopy(raw)
+    data["zebra"] = 1
+    assert problems_of(data) == ["zebra: unknown key"]
+
+
+def test_missing_required_and_wrong_types(raw: dict[str, Any]) -> None:
+    data = copy.deepcopy(raw)
+    del data["prometheus"]
+    data["services"][0]["namespace"] = 7
+    data["services"][0]["health"]["tls_verify"] = "yes"
+    data["slack"]["routes"] = "#alerts"
+    assert problems_of(data) == [
+        "prometheus: missing required key",
+        "services[0].namespace: expected a string, got a number",
+        "services[0].health.tls_verify: expected true or false, got 'yes'",
+        "slack.routes: expected a list, got a string",
+    ]
+
+
+def test_cross_field_rules(raw: dict[str, Any]) -> None:
+    data = copy.deepcopy(raw)
+    data["services"][1]["name"] = "api-service"
+    data["backups"][1]["s3"] = {"bucket": "b"}
+    data["probes"][0]["timeout"] = "1m"
+    del data["aws"]
+    found = problems_of(data)
+    assert "services[1].name: 'api-service' is used twice" in found
+    assert "backups[1]: needs exactly one of s3 or rds" in found
+    assert "probes[0].timeout: 1m is longer than the interval 30s" in found
+    assert "cost: needs an aws section (region, endpoint_url)" in found
+
+
+def test_absent_sections_switch_features_off(raw: dict[str, Any]) -> None:
+    minimal = {
+        "system": "demo",
+        "prometheus": {"url": "http://127.0.0.1:9090"},
+        "runbooks": {"base_url": "https://example.com/runbooks/"},
+        "services": [{"name": "api", "namespace": "default"}],
+    }
+    cfg = parse_config(minimal)
+    assert cfg.slack is None and cfg.aws is None and cfg.cost is None
+    assert cfg.alertmanager is None and cfg.grafana is None
+    assert cfg.backups == () and cfg.probes == ()
+    assert cfg.daemon.listen == "0.0.0.0:9877"
+
+
+def test_secrets_are_named_not_embedded(raw: dict[str, Any]) -> None:
+    data = copy.deepcopy(raw)
+    data["slack"]["token_env"] = "xoxb-123-secret"
+    found = problems_of(data)
+    assert len(found) == 1
+    assert found[0].startswith("slack.token_env: 'xoxb-123-secret' is not an environment variable")
+
+
+def test_slack_routes_first_match_wins(raw: dict[str, Any]) -> None:
+    cfg = parse_config(raw)
+    assert cfg.slack is not None
+    assert cfg.slack.channel_for({"severity": "critical"}) == "#alerts"
+    assert cfg.slack.channel_for({"severity": "warning"}) == "#devops-alerts"
+
+
+def test_all_probes_fill_service_and_name(raw: dict[str, Any]) -> None:
+    cfg = parse_config(raw)
+    probes = {(p.service, p.name): p for p in cfg.all_probes()}
+    assert ("api-service", "health") in probes
+    assert probes[("redis", "redis-tcp")].kind == "tcp"
+
+
+def test_unreadable_and_invalid_yaml_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "absent.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("system: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"line \d+, column \d+: not valid YAML"):
+        load_config(broken)
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("just a string\n")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_config(scalar)
