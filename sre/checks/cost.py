@@ -1,0 +1,150 @@
+"""Pure cost decisions: anomalies per service, budget breaches, month forecast.
+
+Method (documented in the README): for each service, the baseline is the **median** of its
+complete days in the lookback window before the day judged, and its spread is the **MAD**
+(median absolute deviation, scaled by 1.4826 so it estimates a standard deviation for normal
+data). A day is anomalous when all three hold:
+
+1. ``cost >= ratio × baseline``              (the configured relative jump),
+2. ``cost - baseline >= min_increase_usd``   (the configured absolute jump),
+3. ``cost - baseline > 3 × scaled MAD``      (it stands out from the service's own noise).
+
+Median and MAD ignore the odd spike in the history itself, where mean and standard
+deviation would be dragged up by it and hide the next one. Estimated (partial) days are
+never judged and never part of a baseline.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from statistics import median
+
+MAD_SCALE = 1.4826
+MAD_K = 3.0
+
+
+@dataclass(frozen=True)
+class DailyCost:
+    day: date
+    service: str
+    usd: float
+    estimated: bool = False
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    service: str
+    day: date
+    usd: float
+    baseline_usd: float
+    mad_usd: float
+
+    @property
+    def increase_usd(self) -> float:
+        return self.usd - self.baseline_usd
+
+
+@dataclass(frozen=True)
+class Breach:
+    period: str  # "daily" | "monthly"
+    usd: float
+    budget_usd: float
+
+
+def robust_baseline(history: Sequence[float]) -> tuple[float, float]:
+    """Median and scaled MAD of ``history`` (both 0.0 for an empty history)."""
+    if not history:
+        return 0.0, 0.0
+    middle = median(history)
+    mad = median(abs(x - middle) for x in history)
+    return middle, mad * MAD_SCALE
+
+
+def find_anomalies(
+    costs: Iterable[DailyCost],
+    day: date,
+    *,
+    lookback_days: int,
+    ratio: float,
+    min_increase_usd: float,
+) -> list[Anomaly]:
+    """Services whose cost on ``day`` is anomalous, largest increase first."""
+    window_start = day - timedelta(days=lookback_days)
+    history: dict[str, list[float]] = {}
+    today: dict[str, DailyCost] = {}
+    for cost in costs:
+        if cost.estimated:
+            continue
+        if cost.day == day:
+            today[cost.service] = cost
+        elif window_start <= cost.day < day:
+            history.setdefault(cost.service, []).append(cost.usd)
+    found = []
+    for service, cost in today.items():
+        baseline, mad = robust_baseline(history.get(service, []))
+        increase = cost.usd - baseline
+        if cost.usd >= ratio * baseline and increase >= min_increase_usd and increase > MAD_K * mad:
+            found.append(Anomaly(service, day, cost.usd, baseline, mad))
+    return sorted(found, key=lambda a: (-a.increase_usd, a.service))
+
+
+def totals_by_day(costs: Iterable[DailyCost]) -> dict[date, float]:
+    out: dict[date, float] = {}
+    for cost in costs:
+        out[cost.day] = out.get(cost.day, 0.0) + cost.usd
+    return out
+
+
+def month_to_date(costs: Iterable[DailyCost], today: date) -> float:
+    """Cost of this month's days before ``today`` (estimated days included)."""
+    first = today.replace(day=1)
+    return sum(c.usd for c in costs if first <= c.day < today)
+
+
+def run_rate_forecast(month_to_date_usd: float, today: date) -> float:
+    """Month forecast from the run-rate of the days elapsed so far (today excluded)."""
+    days_in_month = calendar.monthrange(today.year, today.month)[1]
+    elapsed = today.day - 1
+    if elapsed == 0:
+        return month_to_date_usd
+    return month_to_date_usd / elapsed * days_in_month
+
+
+def budget_breaches(
+    *,
+    day_total_usd: float | None,
+    forecast_usd: float | None,
+    daily_budget_usd: float | None,
+    monthly_budget_usd: float | None,
+) -> list[Breach]:
+    breaches = []
+    if day_total_usd is not None and daily_budget_usd is not None:
+        if day_total_usd > daily_budget_usd:
+            breaches.append(Breach("daily", day_total_usd, daily_budget_usd))
+    if forecast_usd is not None and monthly_budget_usd is not None:
+        if forecast_usd > monthly_budget_usd:
+            breaches.append(Breach("monthly", forecast_usd, monthly_budget_usd))
+    return breaches
+
+
+def top_changes(
+    costs: Iterable[DailyCost], day: date, *, lookback_days: int, limit: int = 5
+) -> list[tuple[str, float, float]]:
+    """``(service, cost on day, change vs median baseline)`` for the biggest movers."""
+    by_service: dict[str, list[DailyCost]] = {}
+    for cost in costs:
+        by_service.setdefault(cost.service, []).append(cost)
+    rows = []
+    for service, items in by_service.items():
+        on_day = sum(c.usd for c in items if c.day == day)
+        history = [
+            c.usd
+            for c in items
+            if day - timedelta(days=lookback_days) <= c.day < day and not c.estimated
+        ]
+        baseline, _ = robust_baseline(history)
+        rows.append((service, on_day, on_day - baseline))
+    return sorted(rows, key=lambda r: (-abs(r[2]), r[0]))[:limit]
