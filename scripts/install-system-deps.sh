@@ -16,6 +16,9 @@ missing=()
 for pkg in "${want[@]}"; do
     have "$pkg" || missing+=("$pkg")
 done
+# The deploy tests render deploy/ with `kubectl kustomize`. Most machines here ship a recent
+# kubectl; where none is on PATH, Debian's kubernetes-client provides one.
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then

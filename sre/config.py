@@ -274,6 +274,8 @@ class Thresholds:
     traffic_anomaly_ratio: float = field(default=3.0, metadata={"check": positive})
     # Security: one client (source) sending this share of a service's requests.
     single_source_share_above: float = field(default=0.5, metadata={"check": ratio})
+    # Security: both anomaly alerts stay quiet below this many requests/s per service.
+    traffic_anomaly_min_rate: float = field(default=1.0, metadata={"check": positive})
 
 
 # --------------------------------------------------------------------------- daemon
@@ -306,7 +308,13 @@ class DaemonConfig:
 
     @property
     def state_path(self) -> str:
-        return self.state.removeprefix("sqlite:///")
+        """``sqlite:///var/lib/sre/state.db`` -> ``/var/lib/sre/state.db`` (absolute, as in
+        DESIGN.md; ``sqlite:////abs`` works too). ``sqlite:///./state.db`` is relative to the
+        working directory, for local runs."""
+        rest = self.state.removeprefix("sqlite:///")
+        if rest.startswith(("./", "../")):
+            return rest
+        return "/" + rest.lstrip("/")
 
     @property
     def host_port(self) -> tuple[str, int]:

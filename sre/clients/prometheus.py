@@ -1,0 +1,121 @@
+"""Prometheus HTTP API. I/O only; errors become ``ClientError``.
+
+Organised as one ``PrometheusClient`` over a shared ``aiohttp.ClientSession``: ``_get_api``
+unwraps the ``{"status": "success", "data": ...}`` envelope for every ``/api/v1`` read, so
+queries (instant and range) slot in next to ``rule_groups``. Lifecycle calls (``/-/reload``)
+sit apart, since they answer plain text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from sre.clients import ClientError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedGroup:
+    name: str
+    file: str
+    rules: int
+
+
+class PrometheusClient:
+    def __init__(self, base_url: str, session: aiohttp.ClientSession) -> None:
+        self._base = base_url.rstrip("/")
+        self._session = session
+
+    async def _request(
+        self, method: str, path: str, params: dict[str, str] | None = None
+    ) -> tuple[int, str]:
+        try:
+            async with self._session.request(method, f"{self._base}{path}", params=params) as resp:
+                return resp.status, await resp.text()
+        except (TimeoutError, aiohttp.ClientConnectionError) as err:
+            raise ClientError(
+                "unreachable",
+                f"Prometheus at {self._base} is unreachable: {type(err).__name__}: {err}",
+                retryable=True,
+            ) from None
+        except aiohttp.ClientError as err:
+            raise ClientError("bad_response", f"Prometheus {path}: {err}", retryable=True) from None
+
+    async def _get_api(self, path: str, params: dict[str, str] | None = None) -> Any:
+        status, text = await self._request("GET", path, params)
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise ClientError(
+                "bad_response", f"Prometheus {path} answered {status}: not JSON", retryable=False
+            )
+        if status != 200 or body.get("status") != "success":
+            error = body.get("error") or f"HTTP {status}"
+            raise ClientError(
+                "bad_response", f"Prometheus {path}: {error}", retryable=status >= 500
+            )
+        return body.get("data")
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def reload(self) -> None:
+        """POST /-/reload: re-read the config and every rule file; fail if it was rejected."""
+        status, text = await self._request("POST", "/-/reload")
+        if status == 200:
+            return
+        detail = " ".join(text.split())[:300] or f"HTTP {status}"
+        if status == 403:
+            raise ClientError(
+                "lifecycle_disabled",
+                "Prometheus refused /-/reload: start it with --web.enable-lifecycle",
+                retryable=False,
+            )
+        raise ClientError(
+            "reload_failed", f"Prometheus rejected the reload: {detail}", retryable=False
+        )
+
+    # ------------------------------------------------------------------ rules
+
+    async def rule_groups(self) -> list[LoadedGroup]:
+        data = await self._get_api("/api/v1/rules")
+        groups = data.get("groups") if isinstance(data, dict) else None
+        if not isinstance(groups, list):
+            raise ClientError("bad_response", "/api/v1/rules: no groups list", retryable=False)
+        return [
+            LoadedGroup(str(g.get("name")), str(g.get("file")), len(g.get("rules") or []))
+            for g in groups
+            if isinstance(g, dict)
+        ]
+
+    async def wait_for_groups(
+        self, names: Iterable[str], *, timeout: float = 10.0, interval: float = 0.2
+    ) -> set[str]:
+        """Poll /api/v1/rules until every group name is loaded; return those still missing."""
+        wanted = set(names)
+        deadline = time.monotonic() + timeout
+        while True:
+            loaded = {g.name for g in await self.rule_groups()}
+            missing = wanted - loaded
+            if not missing or time.monotonic() >= deadline:
+                return missing
+            await asyncio.sleep(interval)
+
+
+@asynccontextmanager
+async def prometheus_client(
+    base_url: str, timeout: float = 10.0
+) -> AsyncIterator[PrometheusClient]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+        yield PrometheusClient(base_url, session)
