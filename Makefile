@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 render: $(STAMP)
+	@scripts/install-system-deps.sh render
 	$(BIN)/python -m sre.render --config sre.yaml --out build
 
 system-deps:

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests (or benchmarks) need, where they are missing.
-# Usage: scripts/install-system-deps.sh test|bench
+# Usage: scripts/install-system-deps.sh render|test|bench
 # A policy-rc.d that returns 101 keeps every package from starting a service: the tests
 # start their own Prometheus, Alertmanager and PostgreSQL on loopback ports.
 set -euo pipefail
 
-want=(prometheus prometheus-alertmanager postgresql)
-if [[ "${1:-test}" == bench ]]; then
-    want+=(prometheus-blackbox-exporter)
-fi
+mode=${1:-test}
+case $mode in
+    render) want=(prometheus) ;;  # promtool checks the rendered rules and dashboard PromQL
+    test) want=(prometheus prometheus-alertmanager postgresql) ;;
+    bench) want=(prometheus prometheus-alertmanager postgresql prometheus-blackbox-exporter nginx) ;;
+    *) echo "usage: $0 render|test|bench" >&2; exit 2 ;;
+esac
 
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
@@ -18,7 +21,9 @@ for pkg in "${want[@]}"; do
 done
 # The deploy tests render deploy/ with `kubectl kustomize`. Most machines here ship a recent
 # kubectl; where none is on PATH, Debian's kubernetes-client provides one.
-command -v kubectl >/dev/null || missing+=(kubernetes-client)
+if [[ $mode != render ]]; then
+    command -v kubectl >/dev/null || missing+=(kubernetes-client)
+fi
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then

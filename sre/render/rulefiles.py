@@ -23,8 +23,15 @@ _Dumper.add_representer(str, _str)
 
 
 def dump_yaml(data: object) -> str:
-    """Deterministic YAML: key order as given, no line wrapping, trailing newline."""
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=10_000)
+    """Deterministic YAML: key order as given, no line wrapping, UTF-8 text, trailing newline."""
+    return yaml.dump(
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        width=10_000,
+        allow_unicode=True,
+    )
 
 
 def rule_files(groups: Iterable[RuleGroup]) -> dict[str, str]:

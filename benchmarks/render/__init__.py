@@ -1,0 +1,1 @@
+"""Render benchmark: ``python -m benchmarks.render``."""
