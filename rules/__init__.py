@@ -1,0 +1,19 @@
+"""The Prometheus rules of the platform, one module per area.
+
+``all_groups(cfg)`` is the one entry point: every recording and alerting group, in a stable
+order, each naming the ``build/rules/<file>.yaml`` it lands in.
+"""
+
+from __future__ import annotations
+
+from sre.config import Config
+from sre.model import RuleGroup
+
+from . import agents, datastores, recording, resources, security, services, slo, sre_daemon
+
+AREAS = (recording, slo, services, resources, agents, datastores, security, sre_daemon)
+
+
+def all_groups(cfg: Config) -> list[RuleGroup]:
+    """Every rule group for ``cfg``: recording rules first, then alerts area by area."""
+    return [group for area in AREAS for group in area.groups(cfg)]

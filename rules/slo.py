@@ -1,0 +1,96 @@
+"""SLO recording rules and multi-window, multi-burn-rate alerts (Google SRE workbook, ch. 5).
+
+For every service with an SLO: its 5xx ratio over each window in ``SLO_WINDOWS`` and its
+error budget as a constant series (exact Decimal text: 99.9 -> ``vector(0.001)``). An alert
+row fires when BOTH its long and its short window burn faster than ``factor x budget``:
+the long window proves the burn is significant, the short one that it is still going on.
+"""
+
+from __future__ import annotations
+
+from sre import catalog
+from sre.config import Config, Service
+from sre.durations import Duration
+from sre.model import Record, RuleGroup, Severity
+
+from ._common import AlertFactory, num, one_of, sel
+from .recording import SERVER_ERROR, ratio
+
+FILE = "slo"
+DASHBOARD = "slo"
+
+
+def slo_services(cfg: Config) -> list[Service]:
+    return [s for s in cfg.services if s.slo is not None]
+
+
+def burn_alert_name(row: catalog.BurnRateAlert) -> str:
+    return f"SLOErrorBudgetBurn{row.long_window}{row.short_window}"
+
+
+def records(cfg: Config) -> tuple[Record, ...]:
+    services = slo_services(cfg)
+    only = one_of("service", [s.name for s in services])
+    app = cfg.selectors.applications
+    out = []
+    for window in catalog.SLO_WINDOWS:
+        errors = f"rate({catalog.HTTP_REQUESTS}{sel(app, only, SERVER_ERROR)}[{window}])"
+        total = f"rate({catalog.HTTP_REQUESTS}{sel(app, only)}[{window}])"
+        out.append(Record(catalog.slo_error_ratio(window), ratio("service", errors, total)))
+    for service in services:
+        assert service.slo is not None
+        out.append(
+            Record(
+                catalog.SLO_ERROR_BUDGET,
+                f"vector({num(service.slo.error_budget)})",
+                labels={"service": service.name},
+            )
+        )
+    return tuple(out)
+
+
+def burn_condition(window: str, factor: str) -> str:
+    return (
+        f"{catalog.slo_error_ratio(window)}\n"
+        f"  > on (service)\n({factor} * {catalog.SLO_ERROR_BUDGET})"
+    )
+
+
+def alerts(cfg: Config) -> tuple[RuleGroup, ...]:
+    make = AlertFactory(cfg)
+    rules = []
+    for row in catalog.BURN_RATE_ALERTS:
+        factor = num(row.factor)
+        kind = "page" if row.severity == "critical" else "ticket"
+        severity: Severity = "critical" if row.severity == "critical" else "warning"
+        expr = (
+            f"(\n{burn_condition(row.long_window, factor)}\n)\nand on (service)\n"
+            f"(\n{burn_condition(row.short_window, factor)}\n)"
+        )
+        rules.append(
+            make(
+                burn_alert_name(row),
+                expr,
+                severity=severity,
+                summary=(
+                    f"Error budget burning over {factor}x too fast "
+                    f"({row.long_window} and {row.short_window} windows)"
+                ),
+                description=(
+                    "{{ $labels.service }} has served {{ $value | humanizePercentage }} "
+                    f"errors over the last {row.long_window}, more than {factor} times its "
+                    f"error budget, and is still doing so over the last {row.short_window} "
+                    f"({kind})."
+                ),
+                for_=Duration.parse(row.for_),
+                dashboard=DASHBOARD,
+                labels={"long_window": row.long_window, "short_window": row.short_window},
+            )
+        )
+    return (RuleGroup(f"{cfg.system}.slo.alerts", FILE, tuple(rules)),)
+
+
+def groups(cfg: Config) -> list[RuleGroup]:
+    if not slo_services(cfg):
+        return []
+    return [RuleGroup(f"{cfg.system}.slo.recording", FILE, records(cfg)), *alerts(cfg)]
