@@ -518,7 +518,8 @@ def load_config(path: str | Path) -> Config:
     except OSError as err:
         raise ConfigError(str(path), [Problem("", f"cannot read: {err.strerror}")]) from None
     try:
-        data = yaml.safe_load(text)
+        # libyaml's loader where available: ~4x faster on configs with thousands of probes.
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -1,0 +1,55 @@
+"""``python -m sre.daemon``: run the SRE daemon in the foreground.
+
+Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 1 when it cannot start (state store
+unusable, port taken), 2 on a bad config (every problem listed, with key paths).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from sre.config import ConfigError, config_sha256, load_config
+from sre.daemon.logs import FORMATS, LEVELS, setup_logging
+from sre.daemon.store import StoreError
+
+log = logging.getLogger("sre.daemon")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m sre.daemon",
+        description="Run the SRE daemon (probes, jobs, webhooks) until SIGTERM/SIGINT.",
+    )
+    parser.add_argument(
+        "--config", default="sre.yaml", help="path to sre.yaml (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--log-format", choices=FORMATS, default="text", help="text (default) or json lines"
+    )
+    parser.add_argument("--log-level", choices=LEVELS, default="info", help="default: info")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as err:
+        print(err.render(), file=sys.stderr)
+        return 2
+    from sre.daemon.app import Daemon
+
+    try:
+        daemon = Daemon(cfg, config_sha256(args.config))
+    except StoreError as err:
+        log.error("%s", err)
+        return 1
+    return asyncio.run(daemon.serve())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

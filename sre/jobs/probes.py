@@ -1,0 +1,244 @@
+"""The probe engine: one asyncio loop per distinct interval, not one job per target.
+
+Each target gets a stable offset inside its interval (``start_offset``, hash-based), so
+10,000 targets at 15 s start ~667 per second, evenly, and keep their slot over restarts.
+Slots are absolute (``k * interval + offset`` on the clock), so a slow round never drifts
+the schedule: a late probe is late, the next one is on time again. One semaphore
+(``daemon.probe_concurrency``) bounds the probes in flight across all engines; when it is
+full the dispatcher waits, which shows up as lateness, not as unbounded memory.
+
+A round (every target of one interval, once) that finishes sets
+``sre_probe_engine_heartbeat_timestamp_seconds{interval}`` and counts as a run of the job
+``probes.<interval>`` in ``sre_job_runs_total``. A round that falls more than a whole
+interval behind is skipped ahead and counted as ``missed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sre.checks.probe import (
+    OTHER,
+    Observation,
+    ProbeState,
+    Verdict,
+    advance,
+    classify,
+    start_offset,
+)
+from sre.clients.probe import Prober, Request, prepare
+from sre.config import Probe
+from sre.daemon.feature import Feature, FeatureContext
+from sre.daemon.metrics import ProbeCollector
+from sre.durations import Duration
+from sre.jobs.base import FAILURE, MISSED, SUCCESS
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+StartHook = Callable[[float, float], None]  # (scheduled, actual) epoch seconds
+
+
+class ProbeStatusReader(Protocol):
+    """What other features (the rollback trigger) may read from the probe engine."""
+
+    def status(self, service: str, target: str) -> ProbeState | None: ...
+    def for_service(self, service: str) -> list[ProbeState]: ...
+
+
+@dataclass(slots=True, eq=False)
+class Target:
+    probe: Probe
+    request: Request
+    offset: float
+    state: ProbeState
+    last: Observation | None = None
+    failures: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def is_http(self) -> bool:
+        return self.request.kind == "http"
+
+
+class _Round:
+    __slots__ = ("base", "dispatched", "outstanding", "started")
+
+    def __init__(self, base: float, started: float) -> None:
+        self.base = base
+        self.started = started
+        self.outstanding = 0
+        self.dispatched = False
+
+
+class ProbeEngine:
+    """All targets that share one interval."""
+
+    def __init__(
+        self,
+        interval: Duration,
+        targets: list[Target],
+        prober: Prober,
+        semaphore: asyncio.Semaphore,
+        ctx: FeatureContext,
+        *,
+        on_start: StartHook | None = None,
+    ) -> None:
+        self.interval = interval.seconds
+        self.label = str(interval)
+        self.job_id = f"probes.{self.label}"
+        self.targets = sorted(targets, key=lambda t: t.offset)
+        self.prober = prober
+        self.semaphore = semaphore
+        self.ctx = ctx
+        self.clock = ctx.clock
+        self.on_start = on_start
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._run(), name=f"engine:{self.label}")
+
+    async def stop(self, timeout: float) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        if self._inflight:
+            _, still = await asyncio.wait(set(self._inflight), timeout=timeout)
+            for task in still:
+                task.cancel()
+            if still:
+                await asyncio.wait(still, timeout=1.0)
+
+    async def _run(self) -> None:
+        started = self.clock()
+        k = math.floor(started / self.interval)
+        while True:
+            base = k * self.interval
+            now = self.clock()
+            if now > base + 2 * self.interval:  # fell a whole round behind: skip ahead
+                log.warning(
+                    "probe engine %s is %.1fs behind; skipping ahead", self.label, now - base
+                )
+                self.ctx.runner.record(self.job_id, MISSED)
+                k = math.floor(now / self.interval)
+                continue
+            try:
+                await self._dispatch(_Round(base, now), skip_before=started)
+            except Exception:  # keep the engine alive; the round counts as failed
+                log.exception("probe engine %s: round failed", self.label)
+                self.ctx.runner.record(self.job_id, FAILURE, self.clock() - now)
+            k += 1
+
+    async def _dispatch(self, rnd: _Round, skip_before: float) -> None:
+        loop = asyncio.get_running_loop()
+        for target in self.targets:
+            slot = rnd.base + target.offset
+            if slot < skip_before:  # first round: slots already past wait for the next
+                continue
+            delay = slot - self.clock()
+            if delay > 0.001:
+                await asyncio.sleep(delay)
+            await self.semaphore.acquire()
+            try:
+                if self.on_start is not None:
+                    self.on_start(slot, self.clock())
+                task = loop.create_task(self._probe(target, rnd))
+            except BaseException:
+                self.semaphore.release()  # the probe never started: give its permit back
+                raise
+            rnd.outstanding += 1  # before the task first runs: no await since create_task
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        rnd.dispatched = True
+        self._maybe_done(rnd)
+
+    async def _probe(self, target: Target, rnd: _Round) -> None:
+        try:
+            seen = await self.prober.probe(target.request)
+            verdict = classify(target.probe, seen)
+        except Exception:  # a bug in a probe must not kill the engine
+            log.exception("probe %s/%s crashed", target.state.service, target.state.target)
+            seen, verdict = Observation(duration=0.0, error=OTHER), Verdict(False, OTHER)
+        finally:
+            self.semaphore.release()
+        self._record(target, seen, verdict)
+        rnd.outstanding -= 1
+        self._maybe_done(rnd)
+
+    def _record(self, target: Target, seen: Observation, verdict: Verdict) -> None:
+        before = target.state.up
+        target.state = advance(target.state, verdict, self.clock())
+        target.last = seen
+        if verdict.reason is not None:
+            target.failures[verdict.reason] = target.failures.get(verdict.reason, 0) + 1
+        if before is not target.state.up:
+            log.info(
+                "probe %s/%s is %s%s",
+                target.state.service,
+                target.state.target,
+                "up" if verdict.success else "down",
+                f" ({verdict.reason})" if verdict.reason else "",
+            )
+
+    def _maybe_done(self, rnd: _Round) -> None:
+        if rnd.dispatched and rnd.outstanding == 0:
+            now = self.clock()
+            self.ctx.metrics.probe_heartbeat.labels(interval=self.label).set(now)
+            self.ctx.runner.record(self.job_id, SUCCESS, now - rnd.started)
+
+
+class ProbeEngines(Feature, ProbeStatusReader):
+    """Every engine of the daemon, the per-target records, and their read interface."""
+
+    name = "probes"
+
+    def __init__(self, ctx: FeatureContext, on_start: StartHook | None = None) -> None:
+        self.ctx = ctx
+        self.prober = Prober()
+        self.semaphore = asyncio.Semaphore(ctx.config.daemon.probe_concurrency)
+        self._by_key: dict[tuple[str, str], Target] = {}
+        groups: dict[Duration, list[Target]] = {}
+        for probe in ctx.config.all_probes():
+            target = Target(
+                probe=probe,
+                request=prepare(probe),
+                offset=start_offset(probe.service, probe.name, probe.interval.seconds),
+                state=ProbeState(service=probe.service, target=probe.name),
+            )
+            self._by_key[(probe.service, probe.name)] = target
+            groups.setdefault(probe.interval, []).append(target)
+        self.engines = [
+            ProbeEngine(interval, targets, self.prober, self.semaphore, ctx, on_start=on_start)
+            for interval, targets in sorted(groups.items())
+        ]
+        ctx.registry.register(ProbeCollector(self.results))
+        ctx.probes = self
+
+    def results(self) -> Iterable[Target]:
+        return list(self._by_key.values())
+
+    def status(self, service: str, target: str) -> ProbeState | None:
+        found = self._by_key.get((service, target))
+        return found.state if found is not None else None
+
+    def for_service(self, service: str) -> list[ProbeState]:
+        return [t.state for (s, _), t in self._by_key.items() if s == service]
+
+    async def start(self) -> None:
+        for engine in self.engines:
+            log.info(
+                "probe engine %s: %d target(s), concurrency %d",
+                engine.label,
+                len(engine.targets),
+                self.ctx.config.daemon.probe_concurrency,
+            )
+            engine.start()
+
+    async def stop(self, timeout: float) -> None:
+        await asyncio.gather(*(engine.stop(timeout) for engine in self.engines))
+        await self.prober.close()

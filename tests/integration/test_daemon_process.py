@@ -1,0 +1,183 @@
+"""The real daemon process: endpoints, exit codes, logs, a clean stop and a restart."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import sre
+from sre.daemon.store import Store
+from tests.helpers import free_port, wait_for_http
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def base_config(tmp: Path, **extra: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "system": "itest",
+        "prometheus": {"url": "http://127.0.0.1:9"},
+        "runbooks": {"base_url": "http://127.0.0.1/"},
+        "services": [{"name": "api", "namespace": "ns"}],
+        "daemon": {
+            "listen": f"127.0.0.1:{free_port()}",
+            "state": f"sqlite:///{tmp}/state/state.db",
+            "shutdown_timeout": "5s",
+        },
+    }
+    data.update(extra)
+    return data
+
+
+class DaemonProcess:
+    """``python -m sre.daemon`` with a temporary config; stderr goes to a file."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        config: dict[str, Any] | str,
+        *args: str,
+        env: dict[str, str] | None = None,
+        name: str = "sre.yaml",
+    ) -> None:
+        self.config_path = tmp / name
+        text = config if isinstance(config, str) else yaml.safe_dump(config)
+        self.config_path.write_text(text)
+        listen = "" if isinstance(config, str) else config["daemon"]["listen"]
+        self.port = int(listen.rpartition(":")[2]) if listen.rpartition(":")[2].isdigit() else 0
+        self.log_path = tmp / f"{name}.log"
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sre.daemon", "--config", str(self.config_path), *args],
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def wait_ready(self) -> None:
+        try:
+            wait_for_http(self.url("/readyz"), timeout=30)
+        except TimeoutError:
+            self.proc.kill()
+            raise AssertionError(f"daemon not ready; log:\n{self.output()}") from None
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(self.url(path), timeout=5) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
+
+    def wait(self, timeout: float = 30) -> int:
+        code = self.proc.wait(timeout=timeout)
+        self._log.close()
+        return code
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.proc.send_signal(sig)
+        return self.wait()
+
+    def output(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text()
+
+
+def test_help_lists_the_flags(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "sre.daemon", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0
+    for flag in ("--config", "--log-format", "--log-level"):
+        assert flag in out.stdout
+
+
+def test_bad_config_exits_2_listing_every_problem(tmp_path: Path) -> None:
+    config = base_config(tmp_path)
+    del config["prometheus"]
+    config["daemon"]["listen"] = "nowhere"
+    config["services"][0]["health"] = {"url": "ftp://x", "interval": "2x"}
+    daemon = DaemonProcess(tmp_path, config)
+    assert daemon.wait() == 2
+    out = daemon.output()
+    for path in (
+        "prometheus",
+        "daemon.listen",
+        "services[0].health.url",
+        "services[0].health.interval",
+    ):
+        assert f"{path}:" in out, out
+    assert "4 problems" in out and "Traceback" not in out
+    missing = DaemonProcess(tmp_path, "", name="empty.yaml")
+    missing.config_path.unlink()
+    assert missing.wait() == 2
+    assert "cannot read" in missing.output()
+
+
+def test_endpoints_then_sigterm_then_restart_keeps_state(tmp_path: Path) -> None:
+    config = base_config(tmp_path)
+    daemon = DaemonProcess(tmp_path, config)
+    daemon.wait_ready()
+    assert daemon.get("/healthz") == (200, "ok\n")
+    assert daemon.get("/readyz") == (200, "ready\n")
+    status, metrics = daemon.get("/metrics")
+    assert status == 200
+    sha = hashlib.sha256(daemon.config_path.read_bytes()).hexdigest()
+    assert f'sre_build_info{{version="{sre.__version__}"}} 1.0' in metrics
+    assert f'sre_config_info{{sha256="{sha}"}} 1.0' in metrics
+    assert "# TYPE sre_job_runs_total counter" in metrics
+    assert "# TYPE sre_job_duration_seconds histogram" in metrics
+    assert daemon.get("/nope")[0] == 404
+    assert daemon.stop(signal.SIGTERM) == 0
+    log = daemon.output()
+    assert log.count("slack: section absent, Slack notifications off (console sink)") == 1
+    assert "stopped" in log and "Traceback" not in log
+
+    db = tmp_path / "state" / "state.db"
+    wal = Path(f"{db}-wal")
+    assert not wal.exists() or wal.stat().st_size == 0  # closed cleanly: WAL checkpointed
+    store = Store(db)
+    assert store.version("core") == 1
+    item = store.outbox_add("slack", {"text": "still here"}, key="k")
+    store.close()
+
+    again = DaemonProcess(tmp_path, config, name="sre2.yaml")
+    again.wait_ready()
+    assert again.stop(signal.SIGINT) == 0
+    store = Store(db)
+    assert [i.id for i in store.outbox_due("slack")] == [item]
+    store.close()
+
+
+def test_json_logs_and_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        config = base_config(tmp_path)
+        config["daemon"]["listen"] = f"127.0.0.1:{sock.getsockname()[1]}"
+        daemon = DaemonProcess(tmp_path, config, "--log-format", "json", "--log-level", "debug")
+        assert daemon.wait() == 1
+    lines = [json.loads(line) for line in daemon.output().splitlines() if line.strip()]
+    assert lines, "no log lines"
+    assert {"ts", "level", "logger", "msg"} <= set(lines[0])
+    assert any("cannot listen" in entry["msg"] for entry in lines)

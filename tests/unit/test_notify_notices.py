@@ -1,0 +1,34 @@
+"""Notices are queued once per key and survive a round trip through the outbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sre.daemon.store import Store
+from sre.notify.notices import NOTICE_TOPIC, Notice, OutboxNotifier
+
+
+def test_notice_is_queued_once_per_key_and_round_trips(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.db", clock=lambda: 1000.0)
+    try:
+        notifier = OutboxNotifier(store)
+        notice = Notice(
+            key="cost.anomaly:2026-11-25:AmazonEC2",
+            title="AWS cost anomaly: Amazon EC2",
+            text="*Amazon EC2* cost $400.00 yesterday, +$300.00 over its median",
+            severity="warning",
+            source="cost",
+            fields={"baseline": "$100.00"},
+            labels={"service": "Amazon EC2"},
+        )
+        assert notifier.notify(notice) is True
+        assert notifier.notify(notice) is False
+        (item,) = store.outbox_due(NOTICE_TOPIC)
+        assert item.payload["labels"] == {
+            "service": "Amazon EC2",
+            "severity": "warning",
+            "source": "cost",
+        }
+        assert Notice.from_dict(item.payload) == notice
+    finally:
+        store.close()
