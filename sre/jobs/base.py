@@ -48,7 +48,15 @@ class JobRunner:
         self.clock = clock
         self._running: set[asyncio.Task[Any]] = set()
 
+    def declare(self, job_id: str) -> None:
+        """Export ``job_id``'s run counters at 0 before its first run, so that ``increase()``
+        in the alert rules sees the very first failure (a series born at 1 shows no increase)."""
+        for outcome in (SUCCESS, FAILURE, MISSED):
+            self.metrics.job_runs.labels(job=job_id, outcome=outcome)
+
     def wrap(self, job_id: str, func: Job) -> Callable[[], Awaitable[None]]:
+        self.declare(job_id)
+
         async def run() -> None:
             task = asyncio.current_task()
             if task is not None:

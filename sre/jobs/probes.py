@@ -91,6 +91,7 @@ class ProbeEngine:
         self.interval = interval.seconds
         self.label = str(interval)
         self.job_id = f"probes.{self.label}"
+        ctx.runner.declare(self.job_id)
         self.targets = sorted(targets, key=lambda t: t.offset)
         self.prober = prober
         self.semaphore = semaphore
