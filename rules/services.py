@@ -19,6 +19,7 @@ from ._common import (
     AlertFactory,
     num,
     one_of,
+    seconds,
     sel,
 )
 
@@ -82,6 +83,23 @@ def probe(cfg: Config, make: AlertFactory) -> Alert:
     )
 
 
+def tls_expiry(cfg: Config, make: AlertFactory) -> Alert:
+    within = cfg.thresholds.tls_cert_expiry_within
+    return make(
+        "ProbeTLSCertExpiringSoon",
+        f"sre_probe_tls_cert_expiry_timestamp_seconds{sel(cfg.selectors.daemon)} - time()"
+        f" < {seconds(within)}",
+        severity="warning",
+        summary="A probed TLS certificate expires soon",
+        description=(
+            "The certificate served to probe {{ $labels.target }} of {{ $labels.service }} "
+            f"expires in {{{{ $value | humanizeDuration }}}} (warning at {within})."
+        ),
+        for_=Duration.of(minutes=10),
+        dashboard="sre-daemon",
+    )
+
+
 def error_rate(cfg: Config, make: AlertFactory) -> list[Alert]:
     out = []
     for service in cfg.services:
@@ -138,5 +156,5 @@ def groups(cfg: Config) -> list[RuleGroup]:
     make = AlertFactory(cfg)
     rules = [down(cfg, make), *error_rate(cfg, make), *latency(cfg, make)]
     if cfg.all_probes():
-        rules.insert(1, probe(cfg, make))
+        rules[1:1] = [probe(cfg, make), tls_expiry(cfg, make)]
     return [RuleGroup(f"{cfg.system}.services.alerts", FILE, tuple(rules))]

@@ -199,6 +199,9 @@ class RollbackTarget:
     name: str | None = None
     release: str | None = None
     argv: tuple[str, ...] | None = None
+    # kind command only: prints the current revision (JSON: revision, previous, deployed_at);
+    # without it a command target has no revision (see the rollback feature's README part).
+    revision_argv: tuple[str, ...] | None = None
 
     def _problems(self) -> list[tuple[str, str]]:
         need = {"deployment": "name", "helm": "release", "command": "argv"}[self.kind]
@@ -274,6 +277,10 @@ class Thresholds:
     traffic_anomaly_ratio: float = field(default=3.0, metadata={"check": positive})
     # Security: one client (source) sending this share of a service's requests.
     single_source_share_above: float = field(default=0.5, metadata={"check": ratio})
+    # Probes: warn when a served TLS certificate expires within this long.
+    tls_cert_expiry_within: Duration = field(
+        default=Duration.parse("14d"), metadata={"check": positive}
+    )
     # Security: both anomaly alerts stay quiet below this many requests/s per service.
     traffic_anomaly_min_rate: float = field(default=1.0, metadata={"check": positive})
 
@@ -286,6 +293,9 @@ class RollbackEngine:
     enabled: bool = True  # the global switch
     interval: Duration = field(default=Duration.of(seconds=15), metadata={"check": positive})
     no_verdict_warn_after: int = field(default=20, metadata={"check": positive})
+    # The rate() window inside the trigger queries, and the range query's step.
+    rate_window: Duration = field(default=Duration.of(minutes=1), metadata={"check": positive})
+    step: Duration = field(default=Duration.of(seconds=15), metadata={"check": positive})
 
 
 @dataclass(frozen=True)
