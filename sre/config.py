@@ -64,9 +64,9 @@ def _cron(value: str) -> str | None:
 
 
 def _percent(value: Decimal) -> str | None:
-    return (
-        None if Decimal(0) < value < Decimal(100) else "must be a percentage below 100, e.g. 99.9"
-    )
+    if value.is_finite() and Decimal(0) < value < Decimal(100):
+        return None
+    return "must be a percentage below 100, e.g. 99.9"
 
 
 def _listen(value: str) -> str | None:
@@ -467,17 +467,60 @@ class Config:
         for key, items in named:
             seen: set[str] = set()
             for i, item in enumerate(items):
-                name = item.name
+                name = getattr(item, "name", None)
+                if not isinstance(name, str):  # an item with its own problems
+                    continue
                 if name in seen:
                     problems.append((f"{key}[{i}].name", f"{name!r} is used twice"))
                 seen.add(name)
         for i, probe in enumerate(self.probes):
             if not probe.name:
                 problems.append((f"probes[{i}].name", "missing required key"))
+        problems += self._probe_key_problems()
+        problems += self._datastore_selector_problems()
         if self.cost is not None and self.aws is None:
             problems.append(("cost", "needs an aws section (region, endpoint_url)"))
         if self.backups and self.aws is None:
             problems.append(("backups", "needs an aws section (region, endpoint_url)"))
+        return problems
+
+    def _probe_key_problems(self) -> list[tuple[str, str]]:
+        """(service, target) names one probe: its metrics and the rollback trigger's state."""
+        seen = {
+            (s.health.service or s.name, s.health.name or "health")
+            for s in self.services
+            if isinstance(s, Service) and isinstance(s.health, Probe)
+        }
+        problems = []
+        for i, probe in enumerate(self.probes):
+            if not isinstance(probe, Probe) or not probe.name:
+                continue
+            key = (probe.service or probe.name, probe.name)
+            if key in seen:
+                problems.append(
+                    (
+                        f"probes[{i}].name",
+                        f"service {key[0]!r} already has a probe named {key[1]!r}",
+                    )
+                )
+            seen.add(key)
+        return problems
+
+    def _datastore_selector_problems(self) -> list[tuple[str, str]]:
+        """Two datastores of one kind must be told apart, or both match every series."""
+        problems = []
+        for i, store in enumerate(self.datastores):
+            if not isinstance(store, Datastore):
+                continue
+            same_kind = [d for d in self.datastores if getattr(d, "kind", None) == store.kind]
+            if len(same_kind) > 1 and not store.selector:
+                problems.append(
+                    (
+                        f"datastores[{i}].selector",
+                        f"required when several datastores are of kind {store.kind!r} "
+                        "(e.g. 'instance=~\"pg-main.*\"')",
+                    )
+                )
         return problems
 
     def service(self, name: str) -> Service:
@@ -527,6 +570,9 @@ def load_config(path: str | Path) -> Config:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(str(path), [Problem("", f"cannot read: {err.strerror}")]) from None
+    except UnicodeDecodeError as err:
+        reason = f"not UTF-8 text (byte {err.start})"
+        raise ConfigError(str(path), [Problem("", reason)]) from None
     try:
         # libyaml's loader where available: ~4x faster on configs with thousands of probes.
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

@@ -151,7 +151,10 @@ class Loader:
                 converted = self._convert(hints[field.name], value[key], sub)
                 check = field.metadata.get("check")
                 if converted is not INVALID and converted is not None and check is not None:
-                    message = check(converted)
+                    try:
+                        message = check(converted)
+                    except (ValueError, ArithmeticError) as err:  # e.g. urlparse on junk
+                        message = f"{converted!r} is not valid: {err}"
                     if message:
                         converted = self.fail(sub, message)
             elif field.default is MISSING and field.default_factory is MISSING:
@@ -161,12 +164,17 @@ class Loader:
             if converted is INVALID or _contains_invalid(converted):
                 broken = True
             kwargs[field.name] = converted
-        if broken:
-            return INVALID
+        # Cross-field rules run even when a field is broken, so that every problem is
+        # reported at once. A rule that needs a broken field raises and is skipped: that
+        # field's own problem is already reported, and the rule is judged once it is fixed.
         obj = cls(**kwargs)
-        for sub, message in getattr(obj, "_problems", lambda: [])():
+        try:
+            cross: list[tuple[str, str]] = getattr(obj, "_problems", lambda: [])()
+        except (AttributeError, TypeError, ValueError, ArithmeticError):
+            cross = []
+        for sub, message in cross:
             self.fail(_join(path, sub) if sub else path, message)
-        return obj
+        return INVALID if broken else obj
 
 
 def _contains_invalid(value: object) -> bool:

@@ -180,3 +180,61 @@ def test_unreadable_and_invalid_yaml_files(tmp_path: Path) -> None:
     scalar.write_text("just a string\n")
     with pytest.raises(ConfigError, match="must be a mapping"):
         load_config(scalar)
+
+
+def test_cross_field_rules_are_reported_alongside_field_errors(raw: dict[str, Any]) -> None:
+    data = copy.deepcopy(raw)
+    data["services"][1]["name"] = "api-service"
+    data["services"][2]["health"]["interval"] = "2x"
+    del data["aws"]
+    found = problems_of(data)
+    assert "services[2].health.interval: '2x' is not a duration" in found[0]
+    assert "services[1].name: 'api-service' is used twice" in found
+    assert "cost: needs an aws section (region, endpoint_url)" in found
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (["probes", 0, "url"], "tcp://h:99999", "probes[0].url: 'tcp://h:99999' is not valid"),
+        (["prometheus", "url"], "http://[::1/x", "prometheus.url: 'http://[::1/x' is not valid"),
+        (["services", 0, "slo", "availability"], ".nan", "services[0].slo.availability: must"),
+        (["services", 0, "slo", "availability"], "NaN", "services[0].slo.availability: must"),
+    ],
+)
+def test_odd_values_are_problems_not_crashes(
+    raw: dict[str, Any], path: list[str | int], value: str, expected: str
+) -> None:
+    data: Any = copy.deepcopy(raw)
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = yaml.safe_load(value) if value == ".nan" else value
+    (found,) = problems_of(data)
+    assert found.startswith(expected)
+
+
+def test_non_utf8_file_is_a_problem(tmp_path: Path) -> None:
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"system: \xff\xfe\n")
+    with pytest.raises(ConfigError, match=r"not UTF-8 text \(byte 8\)"):
+        load_config(binary)
+
+
+def test_probe_keys_are_unique_across_health_and_probes(raw: dict[str, Any]) -> None:
+    data = copy.deepcopy(raw)
+    data["probes"].append({"name": "health", "service": "api-service", "url": "http://x/"})
+    assert problems_of(data) == [
+        "probes[2].name: service 'api-service' already has a probe named 'health'"
+    ]
+
+
+def test_datastores_of_one_kind_need_selectors(raw: dict[str, Any]) -> None:
+    data = copy.deepcopy(raw)
+    data["datastores"].append({"name": "pg-analytics", "kind": "postgres", "namespace": "a"})
+    found = problems_of(data)
+    assert found[0].startswith("datastores[0].selector: required when several datastores")
+    assert found[1].startswith("datastores[2].selector: required when several datastores")
+    data["datastores"][0]["selector"] = 'instance=~"pg-main.*"'
+    data["datastores"][2]["selector"] = 'instance=~"pg-analytics.*"'
+    parse_config(data)
