@@ -21,7 +21,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 
@@ -59,15 +59,32 @@ class Request:
     keepalive: bool
 
 
+# Characters a request target may carry as they are (RFC 3986 pchar + "/" + "?" + "%").
+_TARGET_SAFE = "/?%:@!$&'()*+,;=~-._"
+
+
+def _ascii_host(host: str) -> str:
+    """IDNA-encode an internationalised host name (``bücher.example`` -> ``xn--...``)."""
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host.encode("ascii", "backslashreplace").decode("ascii")
+
+
 def prepare(probe: Probe) -> Request:
     parts = urlsplit(probe.url)
-    host = parts.hostname or ""
+    host = _ascii_host(parts.hostname or "")
     tls = parts.scheme == "https"
     port = parts.port or (443 if tls else 80)
     wire = b""
     if probe.kind == "http":
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        netloc = parts.netloc.rpartition("@")[2]
+        # Percent-encode what the config wrote as text (spaces, non-ASCII), so the request
+        # line is always valid HTTP and never carries a header of its own.
+        path = quote(parts.path or "/", safe=_TARGET_SAFE)
+        query = quote(parts.query, safe=_TARGET_SAFE)
+        target = path + (f"?{query}" if query else "")
+        shown = f"[{host}]" if ":" in host else host
+        netloc = f"{shown}:{parts.port}" if parts.port else shown
         extra = "Content-Length: 0\r\n" if probe.method == "POST" else ""
         wire = (
             f"{probe.method} {target} HTTP/1.1\r\nHost: {netloc}\r\n"

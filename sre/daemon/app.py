@@ -52,15 +52,22 @@ from sre.daemon.feature import Feature, FeatureContext, FeatureError, FeatureFac
 from sre.daemon.metrics import DaemonMetrics
 from sre.daemon.routes import core_routes
 from sre.daemon.store import Store
+from sre.jobs import backups as backups_feature
+from sre.jobs import cost as cost_feature
 from sre.jobs.base import JobRunner, JobSpec
 from sre.jobs.probes import ProbeEngines, StartHook
+from sre.jobs.rollback import build as rollback_build
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
 # Later features: one line each, e.g. ``alerts.build``, ``rollback.build``, ``cost.build``.
-FEATURES: list[FeatureFactory] = []
+FEATURES: list[FeatureFactory] = [
+    cost_feature.build,
+    backups_feature.build,
+    rollback_build,
+]
 
 
 def section_notes(cfg: Config) -> list[str]:
@@ -189,7 +196,12 @@ class Daemon:
         app.add_routes(core_routes(self.registry, self.ready))
         for feature in self.features:
             app.add_routes(feature.routes())
-        self._web = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._web = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=self.cfg.daemon.shutdown_timeout.seconds,
+        )
         await self._web.setup()
         host, port = self.cfg.daemon.host_port
         self._site = web.TCPSite(self._web, host, port, backlog=1024)
@@ -225,7 +237,12 @@ class Daemon:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self._web is not None:
-            await self._web.cleanup()
+            # Requests still in flight (a client stalling mid-body) get what is left of the
+            # budget, not aiohttp's own 60 s: shutdown stays bounded by shutdown_timeout.
+            try:
+                await asyncio.wait_for(self._web.cleanup(), max(0.5, deadline - time.monotonic()))
+            except TimeoutError:
+                log.warning("HTTP connections still open at the shutdown deadline: closed")
         if self.session is not None:
             await self.session.close()
         self.store.close()
@@ -245,6 +262,10 @@ class Daemon:
             return 2
         except OSError as err:
             log.error("cannot listen on %s: %s", self.cfg.daemon.listen, err)
+            await self.stop()
+            return 1
+        except Exception:  # a bug in a feature's start: report it, release everything
+            log.exception("cannot start")
             await self.stop()
             return 1
         await stop.wait()

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from sre.checks.probe import (
@@ -174,7 +174,8 @@ class ProbeEngine:
     def _record(self, target: Target, seen: Observation, verdict: Verdict) -> None:
         before = target.state.up
         target.state = advance(target.state, verdict, self.clock())
-        target.last = seen
+        # Keep what the metrics need, not the body: up to 1 MiB per target would add up.
+        target.last = replace(seen, body=b"") if seen.body else seen
         if verdict.reason is not None:
             target.failures[verdict.reason] = target.failures.get(verdict.reason, 0) + 1
         if before is not target.state.up:

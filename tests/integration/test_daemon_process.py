@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -181,3 +182,24 @@ def test_json_logs_and_port_in_use(tmp_path: Path) -> None:
     assert lines, "no log lines"
     assert {"ts", "level", "logger", "msg"} <= set(lines[0])
     assert any("cannot listen" in entry["msg"] for entry in lines)
+
+
+def test_a_url_the_config_accepts_never_crashes_the_daemon(tmp_path: Path) -> None:
+    config = base_config(tmp_path)
+    config["services"][0]["health"] = {
+        "url": "http://127.0.0.1:1/h€alth a",
+        "interval": "1s",
+        "timeout": "500ms",
+    }
+    daemon = DaemonProcess(tmp_path, config)
+    daemon.wait_ready()
+    failed = 'sre_probe_failures_total{reason="connect_refused",service="api",target="health"}'
+    deadline = time.monotonic() + 10
+    text = ""
+    while failed not in text and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status, text = daemon.get("/metrics")
+        assert status == 200
+    assert failed in text
+    assert daemon.stop() == 0
+    assert "Traceback" not in daemon.output()

@@ -7,6 +7,7 @@ import datetime as dt
 import ssl
 from collections.abc import Awaitable, Callable
 
+import pytest
 import trustme
 
 from sre.checks.probe import Observation
@@ -153,3 +154,24 @@ def test_parse_response_rejects_non_http() -> None:
     with pytest.raises(ValueError):
         parse_response(b"hello")
     assert parse_response(b"HTTP/1.1 404 Not Found\r\n\r\n") == (404, b"")
+
+
+@pytest.mark.parametrize(
+    ("url", "request_line", "host_header"),
+    [
+        ("http://127.0.0.1:1/h€alth", b"GET /h%E2%82%ACalth HTTP/1.1", b"Host: 127.0.0.1:1"),
+        ("http://x/a b", b"GET /a%20b HTTP/1.1", b"Host: x"),
+        (
+            "http://bücher.example/x?q=ä",
+            b"GET /x?q=%C3%A4 HTTP/1.1",
+            b"Host: xn--bcher-kva.example",
+        ),
+        ("http://[::1]:8080/ok?a=1&b=2", b"GET /ok?a=1&b=2 HTTP/1.1", b"Host: [::1]:8080"),
+    ],
+)
+def test_request_line_is_always_valid_http(
+    url: str, request_line: bytes, host_header: bytes
+) -> None:
+    wire = prepare(Probe(url=url)).wire.split(b"\r\n")
+    assert wire[0] == request_line
+    assert wire[1] == host_header
