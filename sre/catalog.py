@@ -116,6 +116,9 @@ def dashboard_uid(system: str, slug: str) -> str:
 #   sre_rollback_evaluations_total.verdict: pass | fail | no_verdict
 #   sre_rollbacks_total.result:            success | failure | dry_run
 #   sre_backup_verification_success.step:  freshness | size | integrity | restore
+#   sre_aws_errors_total.reason:  throttled | server_error | timeout | unreachable | auth |
+#                                 not_found | data_unavailable | no_credentials | bad_response |
+#                                 rejected
 DAEMON_METRICS = {
     # core
     "sre_build_info": ("gauge", "version", "Always 1; the running version."),
@@ -160,6 +163,7 @@ DAEMON_METRICS = {
     "sre_aws_cost_month_forecast_usd": ("gauge", "", "Forecast cost for the month."),
     "sre_aws_cost_budget_usd": ("gauge", "period", "Configured budget (daily, monthly)."),
     "sre_aws_cost_anomaly": ("gauge", "service", "1 if yesterday's cost is anomalous."),
+    "sre_aws_errors_total": ("counter", "api, reason", "Failed AWS API attempts by reason."),
     # backups
     "sre_backup_last_success_timestamp_seconds": (
         "gauge",

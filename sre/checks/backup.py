@@ -8,7 +8,8 @@ restore results) and these functions decide.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import median
 from typing import Literal
@@ -99,3 +100,67 @@ def restore_check(
 
 def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.1f}h"
+
+
+# --------------------------------------------------------------------------- helpers
+
+SIDECAR_SUFFIX = ".sha256"
+_HEX64 = re.compile(r"\b([0-9a-fA-F]{64})\b")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One backup copy as listed (an S3 object or an RDS snapshot)."""
+
+    name: str
+    size_bytes: int | None
+    created_at: float
+
+
+def newest_and_earlier(
+    copies: Sequence[Candidate], *, history: int = 10
+) -> tuple[Candidate | None, list[int]]:
+    """The newest copy and the sizes of up to ``history`` copies before it (newest first).
+
+    Ties on time break on the name, so dated names (``2026-11-25.dump``) order as expected.
+    """
+    ordered = sorted(copies, key=lambda c: (c.created_at, c.name), reverse=True)
+    if not ordered:
+        return None, []
+    earlier = [c.size_bytes for c in ordered[1 : history + 1] if c.size_bytes is not None]
+    return ordered[0], earlier
+
+
+def parse_sidecar(text: str) -> str | None:
+    """The SHA-256 in a ``.sha256`` sidecar (``sha256sum`` output or a bare digest)."""
+    match = _HEX64.search(text)
+    return match.group(1).lower() if match else None
+
+
+def not_judged(step: str, why: str) -> Verdict:
+    return Verdict(step, "no_verdict", why)
+
+
+def restore_verdict(error: str | None, checks: Sequence[Verdict]) -> Verdict:
+    """The restore step from the restore itself and its check queries."""
+    if error is not None:
+        return Verdict("restore", "fail", error)
+    failed = [v.reason for v in checks if v.outcome == "fail"]
+    if failed:
+        return Verdict("restore", "fail", "; ".join(failed))
+    return Verdict("restore", "pass", f"restored, {len(checks)} check(s) passed")
+
+
+def failing(outcomes: Mapping[str, str]) -> bool:
+    """A backup is failing while any step's latest outcome is a fail."""
+    return any(outcome == "fail" for outcome in outcomes.values())
+
+
+def transition(was_failing: bool | None, now_failing: bool) -> str | None:
+    """``failed`` / ``recovered`` on a change of state, else None (first sight of a healthy
+    backup announces nothing; first sight of a failing one does)."""
+    if now_failing and not was_failing:
+        return "failed"
+    if was_failing and not now_failing:
+        return "recovered"
+    return None

@@ -11,7 +11,10 @@ data). A day is anomalous when all three hold:
 
 Median and MAD ignore the odd spike in the history itself, where mean and standard
 deviation would be dragged up by it and hide the next one. Estimated (partial) days are
-never judged and never part of a baseline.
+never judged and never part of a baseline, unless the caller passes
+``include_estimated=True``: the cost job does, because it only ever asks for whole days
+(the end of its window is today, exclusive) and AWS keeps flagging such days
+``Estimated`` while late usage records arrive; it labels what it finds as estimated.
 """
 
 from __future__ import annotations
@@ -70,13 +73,14 @@ def find_anomalies(
     lookback_days: int,
     ratio: float,
     min_increase_usd: float,
+    include_estimated: bool = False,
 ) -> list[Anomaly]:
     """Services whose cost on ``day`` is anomalous, largest increase first."""
     window_start = day - timedelta(days=lookback_days)
     history: dict[str, list[float]] = {}
     today: dict[str, DailyCost] = {}
     for cost in costs:
-        if cost.estimated:
+        if cost.estimated and not include_estimated:
             continue
         if cost.day == day:
             today[cost.service] = cost
@@ -131,7 +135,12 @@ def budget_breaches(
 
 
 def top_changes(
-    costs: Iterable[DailyCost], day: date, *, lookback_days: int, limit: int = 5
+    costs: Iterable[DailyCost],
+    day: date,
+    *,
+    lookback_days: int,
+    limit: int = 5,
+    include_estimated: bool = False,
 ) -> list[tuple[str, float, float]]:
     """``(service, cost on day, change vs median baseline)`` for the biggest movers."""
     by_service: dict[str, list[DailyCost]] = {}
@@ -143,7 +152,8 @@ def top_changes(
         history = [
             c.usd
             for c in items
-            if day - timedelta(days=lookback_days) <= c.day < day and not c.estimated
+            if day - timedelta(days=lookback_days) <= c.day < day
+            and (include_estimated or not c.estimated)
         ]
         baseline, _ = robust_baseline(history)
         rows.append((service, on_day, on_day - baseline))

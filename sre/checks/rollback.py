@@ -71,12 +71,16 @@ def window_verdict(
     if not samples:
         return no_verdict(trigger, "no_data", query)
     values = tuple(v for _, v in samples)
-    if any(math.isnan(v) or math.isinf(v) for v in values):
-        return no_verdict(trigger, "nan", query)
+    # Traffic first: with no requests a ratio is 0/0 = NaN, and that is "too little
+    # traffic", not broken data. A NaN in the traffic itself is broken data.
     if traffic is not None:
         rates = [v for _, v in traffic]
-        if not rates or any(math.isnan(r) or r < min_traffic for r in rates):
+        if any(math.isnan(r) for r in rates):
+            return no_verdict(trigger, "nan", query)
+        if not rates or any(r < min_traffic for r in rates):
             return no_verdict(trigger, "low_traffic", query)
+    if any(math.isnan(v) or math.isinf(v) for v in values):
+        return no_verdict(trigger, "nan", query)
     if any(v <= threshold for v in values):
         return TriggerVerdict(
             trigger, "pass", "within threshold", query=query, threshold=threshold, values=values
@@ -173,3 +177,23 @@ def decide(
     if dry_run:
         return Decision("dry_run", failed[0].reason, trigger)
     return Decision("rollback", failed[0].reason, trigger)
+
+
+def probes_verdict(
+    streaks: Sequence[tuple[bool | None, int, float | None]],
+    threshold: int,
+    deployed_at: float | None,
+) -> TriggerVerdict:
+    """Health over a service's probe targets: ``(up, consecutive_failures, since)`` each.
+
+    Only a failing streak that began at or after the deploy counts: a target that was
+    already down before the new revision appeared says nothing about that revision.
+    """
+    known = [s for s in streaks if s[0] is not None]
+    if not known:
+        return no_verdict("health", "no_data")
+    worst = 0
+    for up, failures, since in known:
+        if up is False and (deployed_at is None or (since is not None and since >= deployed_at)):
+            worst = max(worst, failures)
+    return health_verdict(worst, threshold)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -111,6 +112,86 @@ class PrometheusClient:
             if not missing or time.monotonic() >= deadline:
                 return missing
             await asyncio.sleep(interval)
+
+    # ------------------------------------------------------------------ queries
+
+    async def _get_query(self, path: str, params: dict[str, str]) -> Any:
+        """Like ``_get_api``, but a rejected or failed query is ``query_error``."""
+        status, text = await self._request("GET", path, params)
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise ClientError(
+                "bad_response", f"Prometheus {path} answered {status}: not JSON", retryable=False
+            )
+        if body.get("status") != "success":
+            error = str(body.get("error") or f"HTTP {status}")[:300]
+            kind = body.get("errorType") or "error"
+            raise ClientError(
+                "query_error", f"Prometheus {path}: {kind}: {error}", retryable=status >= 500
+            )
+        return body.get("data")
+
+    async def query(self, expr: str, at: float | None = None) -> list[Sample]:
+        """Instant query: one value per series (``/api/v1/query``)."""
+        params = {"query": expr}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        data = await self._get_query("/api/v1/query", params)
+        return [
+            Sample(labels, points[0][1] if points else math.nan)
+            for labels, points in _series(data, "vector", "value")
+        ]
+
+    async def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
+        """Range query: every series' (timestamp, value) points (``/api/v1/query_range``)."""
+        params = {
+            "query": expr,
+            "start": f"{start:.3f}",
+            "end": f"{end:.3f}",
+            "step": f"{step:g}",
+        }
+        data = await self._get_query("/api/v1/query_range", params)
+        return [
+            Series(labels, tuple(points)) for labels, points in _series(data, "matrix", "values")
+        ]
+
+
+@dataclass(frozen=True)
+class Sample:
+    labels: dict[str, str]
+    value: float
+
+
+@dataclass(frozen=True)
+class Series:
+    labels: dict[str, str]
+    points: tuple[tuple[float, float], ...]  # (epoch seconds, value); value may be NaN
+
+
+def _series(
+    data: Any, result_type: str, key: str
+) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+    """Unpack a vector or matrix result; anything else is ``bad_response``."""
+    if not isinstance(data, dict) or data.get("resultType") != result_type:
+        got = data.get("resultType") if isinstance(data, dict) else type(data).__name__
+        raise ClientError(
+            "bad_response", f"expected a {result_type} result, got {got}", retryable=False
+        )
+    out = []
+    try:
+        for item in data.get("result") or []:
+            raw = [item[key]] if key == "value" else item[key]
+            # Prometheus sends values as strings: "0.05", "NaN", "+Inf".
+            points = [(float(t), float(v)) for t, v in raw]
+            out.append(({str(k): str(v) for k, v in item["metric"].items()}, points))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ClientError(
+            "bad_response", f"malformed {result_type} result: {err!r}", retryable=False
+        ) from None
+    return out
 
 
 @asynccontextmanager
