@@ -30,10 +30,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--log-format", choices=FORMATS, default="text", help="text (default) or json lines"
     )
     parser.add_argument("--log-level", choices=LEVELS, default="info", help="default: info")
+    parser.add_argument(
+        "--insecure-dev",
+        action="store_true",
+        help="local runs only: accept Alertmanager webhooks without the bearer token",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
+    rest = sys.argv[1:] if argv is None else argv
+    if rest[:1] == ["audit"]:  # `python -m sre.daemon audit ...`: list rollback records
+        from sre.daemon.audit_cli import main as audit_main
+
+        return audit_main(rest[1:])
     args = parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     try:
@@ -44,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     from sre.daemon.app import Daemon
 
     try:
-        daemon = Daemon(cfg, config_sha256(args.config))
+        daemon = Daemon(
+            cfg, config_sha256(args.config), options={"insecure_dev": args.insecure_dev}
+        )
     except StoreError as err:
         log.error("%s", err)
         return 1

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from sre.notify.notices import Notice
 from sre.notify.payload import Alert
 
 SEVERITY_STYLE = {
@@ -57,6 +59,12 @@ def human_duration(seconds: float) -> str:
         return f"{hours}h{minutes}m" if minutes else f"{hours}h"
     days, hours = divmod(hours, 24)
     return f"{days}d{hours}h" if hours else f"{days}d"
+
+
+def slack_date(epoch: float) -> str:
+    """Slack's date token: shown in each reader's time zone, with a UTC fallback."""
+    fallback = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(epoch)}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
 def silence_link(alertmanager_url: str, labels: Mapping[str, str]) -> str:
@@ -140,7 +148,8 @@ def message(view: GroupView, *, now: float) -> dict[str, Any]:
     if common:
         context.append(" ".join(f"`{k}={v}`" for k, v in common.items()))
     if view.acknowledged_by:
-        context.append(f":eyes: acknowledged by <@{view.acknowledged_by}>")
+        when = f" at {slack_date(view.acknowledged_at)}" if view.acknowledged_at else ""
+        context.append(f":eyes: acknowledged by <@{view.acknowledged_by}>{when}")
     if view.silence_url:
         who = f" by <@{view.silenced_by}>" if view.silenced_by else ""
         context.append(f":mute: <{view.silence_url}|silenced>{who}")
@@ -200,3 +209,27 @@ def thread_reply(alerts: Sequence[Alert], status: str) -> str:
     names = ", ".join(sorted({a.name for a in alerts}))
     verb = "resolved" if status == "resolved" else "firing"
     return f"{len(alerts)} alert(s) {verb}: {names}"
+
+
+def notice_message(notice: Notice) -> dict[str, Any]:
+    """A feature's announcement (rollback, cost, backup) as one Block Kit message."""
+    color, emoji = (
+        RESOLVED_STYLE
+        if notice.severity == "resolved"
+        else SEVERITY_STYLE.get(notice.severity, SEVERITY_STYLE["info"])
+    )
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{emoji} *{notice.title}*"}},
+    ]
+    if notice.text:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": notice.text[:2900]}})
+    fields = [
+        {"type": "mrkdwn", "text": f"*{name}*\n{value}"}
+        for name, value in list(notice.fields.items())[:10]
+    ]
+    if fields:
+        blocks.append({"type": "section", "fields": fields})
+    blocks.append(
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"sre · {notice.source}"}]}
+    )
+    return {"text": notice.title, "attachments": [{"color": color, "blocks": blocks}]}

@@ -1,0 +1,1 @@
+"""Auto-rollback benchmark (``python -m benchmarks.rollback``)."""

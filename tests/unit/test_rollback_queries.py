@@ -1,0 +1,52 @@
+"""The PromQL behind the rollback triggers."""
+
+from __future__ import annotations
+
+import pytest
+
+from sre.config import Config, parse_config
+from sre.jobs.rollback.queries import promql_duration, trigger_queries
+
+
+def cfg(**rollback: object) -> Config:
+    return parse_config(
+        {
+            "system": "t",
+            "prometheus": {"url": "http://p:9090"},
+            "runbooks": {"base_url": "http://r/"},
+            "selectors": {"applications": 'namespace="prod"'},
+            "services": [
+                {
+                    "name": "api",
+                    "namespace": "prod",
+                    "rollback": {"target": {"kind": "deployment", "name": "api"}, **rollback},
+                }
+            ],
+            "daemon": {"rollbacks": {"rate_window": "90s"}},
+        }
+    )
+
+
+def test_queries_use_the_application_selector_and_the_rate_window() -> None:
+    config = cfg(latency_p95_above_seconds=1.0)
+    q = trigger_queries(config, config.services[0])
+    total = 'sum(rate(http_requests_total{namespace="prod", service="api"}[90s]))'
+    errors = 'sum(rate(http_requests_total{namespace="prod", service="api", code=~"5.."}[90s]))'
+    assert q.traffic == total
+    assert q.error_ratio == f"({errors} or 0 * {total}) / {total}"
+    assert q.latency_p95 == (
+        "histogram_quantile(0.95, sum by (le) "
+        '(rate(http_request_duration_seconds_bucket{namespace="prod", service="api"}[90s])))'
+    )
+
+
+def test_an_unset_threshold_has_no_query() -> None:
+    config = cfg(error_rate_above=None)
+    q = trigger_queries(config, config.services[0])
+    assert q.error_ratio is None and q.latency_p95 is None
+    assert q.traffic
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(60, "60s"), (3, "3s"), (2.5, "2500ms")])
+def test_promql_durations(seconds: float, text: str) -> None:
+    assert promql_duration(seconds) == text
