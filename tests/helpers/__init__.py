@@ -8,6 +8,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -44,3 +45,18 @@ def find_binary(name: str) -> str:
     if not found:
         raise RuntimeError(f"{name} is not installed: run `make test` (it installs it)")
     return found
+
+
+def kustomize_command() -> list[str]:
+    """``kubectl kustomize``, or the pinned kustomize where kubectl is missing.
+
+    ``make test`` installs the pinned one (scripts/install-kustomize.sh) on machines
+    without kubectl; without either, fail loudly rather than skip.
+    """
+    kubectl = shutil.which("kubectl")
+    if kubectl:
+        return [kubectl, "kustomize"]
+    pinned = Path(__file__).resolve().parents[2] / ".tools" / "bin" / "kustomize"
+    if pinned.is_file():
+        return [str(pinned), "build"]
+    raise RuntimeError("neither kubectl nor kustomize found: run scripts/install-kustomize.sh")

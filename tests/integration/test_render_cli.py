@@ -14,7 +14,7 @@ from sre.catalog import DASHBOARD_SLUGS, dashboard_uid
 from sre.config import load_config
 from sre.render.kubernetes import MAX_OBJECT_BYTES
 from sre.render.rulefiles import rule_files
-from tests.helpers import find_binary
+from tests.helpers import find_binary, kustomize_command
 
 pytestmark = pytest.mark.integration
 
@@ -98,9 +98,8 @@ def test_kubernetes_objects(build: Path) -> None:
 
 
 def test_kustomize_accepts_the_directory(build: Path) -> None:
-    kubectl = find_binary("kubectl")
     proc = subprocess.run(
-        [kubectl, "kustomize", str(build / "kubernetes")],
+        [*kustomize_command(), str(build / "kubernetes")],
         capture_output=True,
         text=True,
         timeout=60,

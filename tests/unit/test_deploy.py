@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from sre.config import Config, load_config
-from tests.helpers import find_binary
+from tests.helpers import kustomize_command
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "monitoring"
@@ -37,7 +37,7 @@ def objects(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     # Content checks (runbooks ...) may fail while this is being written; the objects are
     # what matters here, and kustomize below fails loudly if they are missing.
     done = subprocess.run(
-        [find_binary("kubectl"), "kustomize", str(work / "deploy")],
+        [*kustomize_command(), str(work / "deploy")],
         capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

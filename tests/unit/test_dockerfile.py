@@ -113,6 +113,12 @@ def test_tools_reach_the_runtime_image(instructions: list[Instruction]) -> None:
     assert any("/usr/local/bin/kubectl" in c and "/usr/local/bin/helm" in c for c in copies)
 
 
+def test_restore_test_tools_are_installed(instructions: list[Instruction]) -> None:
+    # backups[].restore_test runs pg_restore / psql inside the daemon's container.
+    runs = " ".join(i.args for i in final(instructions) if i.op == "RUN")
+    assert "postgresql-client" in runs
+
+
 def test_healthcheck_uses_python_on_healthz(instructions: list[Instruction]) -> None:
     checks = [i.args for i in final(instructions) if i.op == "HEALTHCHECK"]
     assert len(checks) == 1
