@@ -121,6 +121,9 @@ def run(
     )
     try:
         writer.write(out, rendered.files)
+    except writer.NotOurs as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     except OSError as err:
         print(f"error: cannot write {out}: {err.strerror or err} ({err.filename})", file=sys.stderr)
         return 1

@@ -11,11 +11,29 @@ from collections.abc import Mapping
 from pathlib import Path
 
 OWNED = ("dashboards", "rules", "kubernetes")
+# What render writes into each owned directory; anything else there is not ours to delete.
+_OURS = {"dashboards": (".json",), "rules": (".yaml",), "kubernetes": (".yaml",)}
+
+
+class NotOurs(OSError):
+    """An owned directory holds something render did not write (``--out`` at the source?)."""
+
+
+def _check_ours(target: Path) -> None:
+    for entry in target.iterdir():
+        if entry.is_dir() or not entry.name.endswith(_OURS[target.name]):
+            raise NotOurs(
+                f"refusing to clear {target}: it holds {entry.name}, which render does not "
+                "write (is --out pointing at the source tree?)"
+            )
 
 
 def write(out: Path, files: Mapping[str, str]) -> None:
-    for name in OWNED:
-        target = out / name
+    owned = [out / name for name in OWNED]
+    for target in owned:  # check all before deleting anything
+        if target.is_dir() and not target.is_symlink():
+            _check_ours(target)
+    for target in owned:
         if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)
         elif target.exists() or target.is_symlink():
