@@ -190,7 +190,8 @@ def _restart_panels(cfg: Config) -> list[Any]:
             "short",
             [
                 P.q(
-                    f"sum by (namespace, pod, container) (increase({restarts}[$__interval])) > 0",
+                    "sum by (namespace, pod, container) "
+                    f"(increase({restarts}[$__rate_interval])) > 0",
                     "{{pod}}/{{container}}",
                 )
             ],
@@ -215,7 +216,8 @@ def _restart_panels(cfg: Config) -> list[Any]:
             "short",
             [
                 P.q(
-                    f"sum by (namespace, pod, container) (increase({oom_events}[$__interval])) > 0",
+                    "sum by (namespace, pod, container) "
+                    f"(increase({oom_events}[$__rate_interval])) > 0",
                     "{{pod}}/{{container}}",
                 )
             ],

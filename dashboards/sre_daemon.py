@@ -315,7 +315,7 @@ def _jobs(cfg: Config) -> list[Any]:
             "short",
             [
                 P.q(
-                    f"sum by ({_JOB}, outcome) (increase({runs}[$__interval])) > 0",
+                    f"sum by ({_JOB}, outcome) (increase({runs}[$__rate_interval])) > 0",
                     "{{" + _JOB + "}} {{outcome}}",
                 )
             ],

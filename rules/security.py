@@ -6,7 +6,9 @@
 * SecurityTrafficAnomaly: a service's request rate over 5m is above
   ``thresholds.traffic_anomaly_ratio`` x its rate at the same time one week earlier
   (``offset 1w``) AND above ``thresholds.traffic_anomaly_min_rate`` req/s, for 10 minutes.
-  No series a week ago (a new service) means no alert.
+  Last week's rate counts as at least ``traffic_anomaly_min_rate``, so a week that was quiet
+  (0 req/s) does not make every request an anomaly. No series a week ago (a new service)
+  means no alert.
 * SecuritySingleSourceDominant: one client in ``http_requests_by_client_total`` sends more
   than ``thresholds.single_source_share_above`` of a service's requests over 5m while the
   service gets more than ``thresholds.traffic_anomaly_min_rate`` req/s, for 10 minutes.
@@ -51,7 +53,8 @@ def security_alerts(cfg: Config, make: AlertFactory) -> list[Alert]:
         make(
             "SecurityTrafficAnomaly",
             f"{catalog.REQUEST_RATE}\n"
-            f"  > {num(t.traffic_anomaly_ratio)} * ({catalog.REQUEST_RATE} offset 1w)\n"
+            f"  > {num(t.traffic_anomaly_ratio)}\n"
+            f"    * clamp_min({catalog.REQUEST_RATE} offset 1w, {min_rate})\n"
             f"and\n{catalog.REQUEST_RATE} > {min_rate}",
             severity="warning",
             summary="Request rate far above the same time last week",

@@ -54,14 +54,21 @@ def probe_for(cfg: Config) -> Duration:
 
 def down(cfg: Config, make: AlertFactory) -> Alert:
     names = one_of("service", [s.name for s in cfg.services])
+    # Targets that are down answer up == 0; targets that are gone (scaled to zero, lost
+    # from service discovery) leave no `up` at all, so each configured service also gets
+    # an absent() clause.
+    gone = "".join(
+        "\nor absent(up" + sel(cfg.selectors.applications, f'service="{s.name}"') + ")"
+        for s in cfg.services
+    )
     return make(
         "ServiceDown",
-        f"max by (service) (up{sel(cfg.selectors.applications, names)}) == 0",
+        f"max by (service) (up{sel(cfg.selectors.applications, names)}) == 0{gone}",
         severity="critical",
         summary="Every scrape target of a service is down",
         description=(
             "No target of {{ $labels.service }} has answered Prometheus' scrape "
-            "for 2 minutes: the service is down or unreachable."
+            "for 2 minutes (or none is left): the service is down or unreachable."
         ),
         for_=Duration.of(minutes=2),
         dashboard="overview",

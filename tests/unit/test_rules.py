@@ -271,7 +271,7 @@ def test_security_thresholds_follow_config(cfg: Config) -> None:
     auth = named(changed, "SecurityAuthFailureSpike")[0].expr
     assert "ratio_rate5m > 0.3\n" in auth and auth.endswith("> 5")
     anomaly = named(changed, "SecurityTrafficAnomaly")[0].expr
-    assert "> 4.5 * (service:http_requests:rate5m offset 1w)" in anomaly
+    assert "> 4.5\n    * clamp_min(service:http_requests:rate5m offset 1w, 2)" in anomaly
     assert anomaly.endswith("> 2")
     single = named(changed, "SecuritySingleSourceDominant")[0].expr
     assert ") > 0.6\n" in single and single.endswith("> 2")
