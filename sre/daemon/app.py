@@ -52,6 +52,7 @@ from sre.daemon.feature import Feature, FeatureContext, FeatureError, FeatureFac
 from sre.daemon.metrics import DaemonMetrics
 from sre.daemon.routes import core_routes
 from sre.daemon.store import Store
+from sre.jobs import alerts as alerts_feature
 from sre.jobs import backups as backups_feature
 from sre.jobs import cost as cost_feature
 from sre.jobs.base import JobRunner, JobSpec
@@ -64,6 +65,7 @@ Clock = Callable[[], float]
 
 # Later features: one line each, e.g. ``alerts.build``, ``rollback.build``, ``cost.build``.
 FEATURES: list[FeatureFactory] = [
+    alerts_feature.build,  # first: it delivers the notices the others announce
     cost_feature.build,
     backups_feature.build,
     rollback_build,
@@ -124,7 +126,7 @@ class Daemon:
         self.cfg = cfg
         self.clock = clock
         self.registry = registry if registry is not None else CollectorRegistry()
-        self.store = Store(cfg.daemon.state_path, clock)
+        self.store = Store(cfg.daemon.state_path, clock, exclusive=True)
         self.metrics = DaemonMetrics(self.registry, sre.__version__, config_sha256)
         self.runner = JobRunner(self.metrics, clock)
         self.scheduler = AsyncIOScheduler(

@@ -22,6 +22,7 @@ runs longer work on the store's own single worker thread.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import sqlite3
 import threading
@@ -31,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -109,13 +110,22 @@ def _dumps(value: Any) -> str:
 
 
 class Store:
-    def __init__(self, path: str | Path, clock: Clock = time.time) -> None:
+    """``exclusive``: the daemon holds an advisory lock (``<state>.lock``) for as long as the
+    store is open, so that a second daemon on the same file refuses to start instead of
+    delivering the same outbox twice. Readers (the audit CLI) open it without the lock."""
+
+    def __init__(
+        self, path: str | Path, clock: Clock = time.time, *, exclusive: bool = False
+    ) -> None:
         self.path = Path(path)
         self.clock = clock
         self._lock = threading.RLock()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sre-store")
+        self._lockfile: IO[bytes] | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if exclusive:
+                self._lockfile = _take_lock(self.path)
             self._db: sqlite3.Connection | None = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=5.0
             )
@@ -144,6 +154,9 @@ class Store:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 self._db.close()
                 self._db = None
+            if self._lockfile is not None:
+                self._lockfile.close()  # releases the flock
+                self._lockfile = None
         self._worker.shutdown(wait=True)
 
     @property
@@ -364,3 +377,16 @@ def _outbox_item(row: tuple[Any, ...]) -> OutboxItem:
         delivered_at=row[8],
         last_error=row[9],
     )
+
+
+def _take_lock(path: Path) -> IO[bytes]:
+    """An exclusive, non-blocking flock on ``<path>.lock``; StoreError when someone holds it."""
+    handle = path.with_name(path.name + ".lock").open("ab")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StoreError(
+            f"the state store {path} is in use by another daemon (one daemon per state file)"
+        ) from None
+    return handle

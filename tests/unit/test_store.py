@@ -218,3 +218,16 @@ def test_maintenance_job_purges_expired_entries(path: Path, clock: FakeClock) ->
     asyncio.run(spec.func())
     assert store.db.execute("SELECT key FROM cache").fetchall() == [("new",)]
     store.close()
+
+
+def test_one_exclusive_owner_per_state_file(tmp_path: Path) -> None:
+    first = Store(tmp_path / "state.db", exclusive=True)
+    try:
+        with pytest.raises(StoreError, match="in use by another daemon"):
+            Store(tmp_path / "state.db", exclusive=True)
+        reader = Store(tmp_path / "state.db")  # the audit CLI reads without the lock
+        reader.close()
+    finally:
+        first.close()
+    again = Store(tmp_path / "state.db", exclusive=True)  # released on close
+    again.close()
