@@ -65,7 +65,7 @@ class DaemonProcess:
             cwd=ROOT,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
+            env={"SRE_WEBHOOK_TOKEN": "itest-webhook-token", **os.environ, **(env or {})},
         )
 
     def url(self, path: str) -> str:

@@ -46,6 +46,7 @@ def make_config(tmp: Path, **extra: Any) -> Config:
             "state": f"sqlite:///{tmp}/state.db",
             "misfire_grace": "45s",
             "shutdown_timeout": "2s",
+            "webhook_token_env": None,  # the Alertmanager receiver off (issue 4)
         },
     }
     data.update(extra)

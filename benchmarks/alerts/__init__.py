@@ -1,0 +1,1 @@
+"""Alert handling benchmark (``python -m benchmarks.alerts``)."""

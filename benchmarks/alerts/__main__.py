@@ -1,0 +1,312 @@
+"""Alert handling benchmark: ``python -m benchmarks.alerts`` (figures only, never asserts).
+
+Everything real and on loopback: the daemon process (``python -m sre.daemon``), Debian's
+Alertmanager, and the local Slack server (tests/helpers/fake_slack.py) in a child process
+of its own so it does not share this process's GIL with the load generator.
+
+1. Ingest: version 4 webhooks (one alert, its own group each) posted open-loop at rising
+   rates for a few seconds per step; per step the achieved rate, p50/p99 response time and
+   the end-to-end latency from sending the webhook to the Slack server receiving the post.
+2. Against Alertmanager's own Slack integration: one Alertmanager with two receivers on
+   the same route (``continue: true``): ``slack_configs`` straight to the Slack server's
+   incoming-webhook URL, and ``webhook_configs`` to the daemon. Alerts are fired through
+   Alertmanager's API; per alert, the time from the API call to the Slack server
+   receiving it on each path, and the daemon path's extra latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+from benchmarks.alerts.slack_child import SlackChild
+from tests.helpers import free_port, wait_for_http
+from tests.helpers.alertmanager import Alertmanager, alert_json, rfc3339, webhook
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "bench-webhook-token"
+RATES = (250, 500, 1000, 1500, 2000)
+STEP_SECONDS = 4.0
+TARGETS = {"rate": 1000, "p99_response_ms": 50.0, "extra_p99_ms": 100.0}
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# ---------------------------------------------------------------------- the daemon
+
+
+def start_daemon(
+    tmp: Path, slack: SlackChild, am_url: str | None, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = port or free_port()
+    config: dict[str, Any] = {
+        "system": "bench",
+        "prometheus": {"url": "http://127.0.0.1:9"},
+        "runbooks": {"base_url": "http://127.0.0.1/"},
+        "services": [{"name": "api", "namespace": "ns"}],
+        "daemon": {
+            "listen": f"127.0.0.1:{port}",
+            "state": f"sqlite:///{tmp}/state.db",
+            "max_webhook_bytes": 1_048_576,
+        },
+        "slack": {"base_url": slack.base_url, "routes": [{"channel": "#bench"}]},
+    }
+    if am_url:
+        config["alertmanager"] = {"url": am_url}
+    path = tmp / "sre.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {
+        **os.environ,
+        "SRE_WEBHOOK_TOKEN": TOKEN,
+        "SLACK_BOT_TOKEN": slack.token,
+        "SLACK_SIGNING_SECRET": "bench",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sre.daemon", "--config", str(path), "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+        stdout=(tmp / "daemon.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(f"{url}/readyz", timeout=30)
+    return proc, url
+
+
+# ---------------------------------------------------------------------- 1. ingest
+
+
+async def ingest_step(url: str, rate: int, first_id: int) -> dict[str, Any]:
+    count = int(rate * STEP_SECONDS)
+    bodies = []
+    for i in range(first_id, first_id + count):
+        name = f"BenchI{i:06d}"
+        payload = webhook([alert_json(name, fingerprint=f"fp{i}")], group_key=f"g{i}")
+        bodies.append((name, json.dumps(payload).encode()))
+    latencies: list[float] = []
+    sent_at: dict[str, float] = {}
+    errors = 0
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=256)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(name: str, body: bytes) -> None:
+            nonlocal errors
+            started = time.perf_counter()
+            sent_at[name] = time.time()
+            try:
+                async with session.post(f"{url}/alertmanager", data=body, headers=headers) as r:
+                    await r.read()
+                    ok = r.status == 200
+            except aiohttp.ClientError:
+                ok = False
+            if ok:
+                latencies.append(time.perf_counter() - started)
+            else:
+                errors += 1
+
+        tasks = []
+        begin = time.perf_counter()
+        for index, (name, body) in enumerate(bodies):
+            delay = begin + index / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(name, body)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - begin
+    return {
+        "rate": rate,
+        "achieved": len(latencies) / elapsed,
+        "p50_ms": pct(latencies, 0.5) * 1000,
+        "p99_ms": pct(latencies, 0.99) * 1000,
+        "errors": errors,
+        "sent_at": sent_at,
+    }
+
+
+def end_to_end(sent_at: dict[str, float], seen: dict[str, tuple[str, float]]) -> list[float]:
+    return [
+        seen[f"chat.postMessage:{name}"][1] - t
+        for name, t in sent_at.items()
+        if f"chat.postMessage:{name}" in seen
+    ]
+
+
+async def ingest(url: str, slack: SlackChild) -> list[dict[str, Any]]:
+    steps = []
+    first = 0
+    for rate in RATES:
+        step = await ingest_step(url, rate, first)
+        first += int(rate * STEP_SECONDS)
+        steps.append(step)
+        await asyncio.sleep(0.5)
+    # let delivery drain (bounded), then measure end to end
+    total = first
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        seen = await asyncio.to_thread(slack.first_seen)
+        if sum(k.startswith("chat.postMessage:") for k in seen) >= total:
+            break
+        await asyncio.sleep(1)
+    for step in steps:
+        e2e = end_to_end(step.pop("sent_at"), seen)
+        step["delivered"] = len(e2e)
+        step["e2e_p50_ms"] = pct(e2e, 0.5) * 1000
+        step["e2e_p99_ms"] = pct(e2e, 0.99) * 1000
+    return steps
+
+
+# ---------------------------------------------------------------------- 2. vs Alertmanager
+
+
+async def versus_alertmanager(tmp: Path, slack: SlackChild, count: int = 100) -> dict[str, Any]:
+    daemon_port = free_port()
+    receivers = [
+        {
+            "name": "direct",
+            "slack_configs": [
+                {"api_url": slack.webhook_url, "channel": "#direct", "send_resolved": False}
+            ],
+        },
+        {
+            "name": "daemon",
+            "webhook_configs": [
+                {
+                    "url": f"http://127.0.0.1:{daemon_port}/alertmanager",
+                    "send_resolved": False,
+                    "http_config": {"authorization": {"type": "Bearer", "credentials": TOKEN}},
+                }
+            ],
+        },
+    ]
+    route = {
+        "receiver": "direct",
+        "group_wait": "10ms",
+        "routes": [
+            {"receiver": "direct", "continue": True, "matchers": ['bench="yes"']},
+            {"receiver": "daemon", "matchers": ['bench="yes"']},
+        ],
+    }
+    am = Alertmanager(tmp / "am", receivers, **route)
+    daemon_tmp = tmp / "daemon2"
+    daemon_tmp.mkdir()
+    proc, _ = start_daemon(daemon_tmp, slack, am.url, daemon_port)
+    try:
+        fired: dict[str, float] = {}
+        async with aiohttp.ClientSession() as session:
+            for i in range(count):
+                name = f"BenchAM{i:06d}"
+                alert = [
+                    {
+                        "labels": {"alertname": name, "bench": "yes"},
+                        "startsAt": rfc3339(time.time()),
+                    }
+                ]
+                fired[name] = time.time()
+                async with session.post(f"{am.url}/api/v2/alerts", json=alert) as r:
+                    await r.read()
+                await asyncio.sleep(0.05)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            seen = await asyncio.to_thread(slack.first_seen)
+            both = [n for n in fired if f"webhook:{n}" in seen and f"chat.postMessage:{n}" in seen]
+            if len(both) == count:
+                break
+            await asyncio.sleep(0.5)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        am.stop()
+    direct = [seen[f"webhook:{n}"][1] - fired[n] for n in both]
+    via = [seen[f"chat.postMessage:{n}"][1] - fired[n] for n in both]
+    extra = [seen[f"chat.postMessage:{n}"][1] - seen[f"webhook:{n}"][1] for n in both]
+    return {
+        "alerts": len(both),
+        "direct_p50_ms": pct(direct, 0.5) * 1000,
+        "direct_p99_ms": pct(direct, 0.99) * 1000,
+        "daemon_p50_ms": pct(via, 0.5) * 1000,
+        "daemon_p99_ms": pct(via, 0.99) * 1000,
+        "extra_p50_ms": pct(extra, 0.5) * 1000,
+        "extra_p99_ms": pct(extra, 0.99) * 1000,
+        "p99_difference_ms": (pct(via, 0.99) - pct(direct, 0.99)) * 1000,
+    }
+
+
+# ---------------------------------------------------------------------- main
+
+
+def main() -> int:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="sre-bench-alerts-") as name, SlackChild() as slack:
+        tmp = Path(name)
+        (tmp / "d1").mkdir()
+        proc, url = start_daemon(tmp / "d1", slack, None)
+        try:
+            steps = asyncio.run(ingest(url, slack))
+        finally:
+            proc.terminate()
+            proc.wait(30)
+        versus = asyncio.run(versus_alertmanager(tmp, slack))
+    print(
+        "1. ingest: POST /alertmanager, one alert per webhook, open loop, "
+        f"{STEP_SECONDS:.0f}s per step"
+    )
+    print(
+        f"{'target/s':>9} {'achieved/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+        f"{'e2e p50 ms':>11} {'e2e p99 ms':>11}"
+    )
+    sustained = None
+    for s in steps:
+        print(
+            f"{s['rate']:>9} {s['achieved']:>11.0f} {s['p50_ms']:>8.2f} {s['p99_ms']:>8.2f} "
+            f"{s['errors']:>7} {s['e2e_p50_ms']:>11.1f} {s['e2e_p99_ms']:>11.1f}"
+        )
+        if s["errors"] == 0 and s["achieved"] >= 0.95 * s["rate"]:
+            sustained = s
+    if sustained:
+        ok = (
+            sustained["achieved"] >= TARGETS["rate"]
+            and sustained["p99_ms"] < TARGETS["p99_response_ms"]
+        )
+        print(
+            f"sustained: {sustained['achieved']:.0f} webhooks/s with p99 response "
+            f"{sustained['p99_ms']:.1f} ms (target >= {TARGETS['rate']}/s, p99 < "
+            f"{TARGETS['p99_response_ms']:.0f} ms: {'met' if ok else 'NOT met'})"
+        )
+    print("\n2. Alertmanager -> Slack, per alert from the API call to Slack receiving it")
+    print(f"   alerts measured: {versus['alerts']}")
+    print(
+        f"   direct (slack_configs):       p50 {versus['direct_p50_ms']:.1f} ms, "
+        f"p99 {versus['direct_p99_ms']:.1f} ms"
+    )
+    print(
+        f"   via the daemon (webhook):     p50 {versus['daemon_p50_ms']:.1f} ms, "
+        f"p99 {versus['daemon_p99_ms']:.1f} ms"
+    )
+    ok = versus["extra_p99_ms"] < TARGETS["extra_p99_ms"]
+    print(
+        f"   extra latency of the daemon path: p50 {versus['extra_p50_ms']:.1f} ms, "
+        f"p99 {versus['extra_p99_ms']:.1f} ms (target < {TARGETS['extra_p99_ms']:.0f} ms: "
+        f"{'met' if ok else 'NOT met'}); p99 difference {versus['p99_difference_ms']:.1f} ms"
+    )
+    print(f"\n(run time {time.monotonic() - started:.0f}s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""POST /slack/actions in-process: signature checks, Acknowledge, the Roll back button (shown
+only with a rollback executor and a target), and the Slack client's error classification."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from sre.clients.slack import classify
+from sre.notify.signature import sign
+from tests.helpers.alertmanager import alert_json, webhook
+from tests.helpers.fake_slack import FakeSlack
+from tests.unit.test_alerts_receiver import body, env, make_config, post, running
+
+__all__ = ["env"]
+SECRET = "signing-secret-abc"
+GROUP = '{}:{alertname="ServiceHighErrorRate"}'
+
+
+def action_body(action_id: str, value: dict[str, str] | str, user: str = "U1") -> bytes:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": "alice"},
+        "actions": [
+            {
+                "action_id": action_id,
+                "value": value if isinstance(value, str) else json.dumps(value),
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def signed(raw: bytes, ts: float | None = None, secret: str = SECRET) -> dict[str, str]:
+    stamp = str(int(ts if ts is not None else time.time()))
+    return {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": sign(secret, stamp, raw),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+class Rollbacks:
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, str]] = []
+
+    def has_target(self, service: str) -> bool:
+        return service == "api-service"
+
+    async def request(self, service: str, *, requested_by: str, reason: str) -> str:
+        self.requests.append((service, requested_by, reason))
+        return f"{service} rolled back to revision 40"
+
+
+def test_signature_checks(tmp_path: Path) -> None:
+    raw = action_body("ack", {"group_key": GROUP})
+
+    async def go() -> None:
+        async with running(make_config(tmp_path, FakeSlack())) as (daemon, base):
+            url = f"{base}/slack/actions"
+            assert (await post(url, raw, signed(raw, secret="other")))[0] == 401
+            status, text = await post(url, raw, signed(raw, ts=time.time() - 600))
+            assert (status, text.strip()) == (401, "timestamp outside the 5-minute replay window")
+            assert (await post(url, raw, {}))[0] == 401
+            tampered = raw.replace(b"ack", b"abc")
+            assert (await post(url, tampered, signed(raw)))[0] == 401
+            junk = b"payload=%7Bnot-json"
+            assert (await post(url, junk, signed(junk)))[0] == 400
+            assert (await post(url, raw, signed(raw)))[0] == 200  # unknown group: 200, error
+            await asyncio.sleep(0.1)
+            reg = daemon.registry
+            assert (
+                reg.get_sample_value(
+                    "sre_slack_actions_total", {"action": "ack", "result": "error"}
+                )
+                == 1
+            )
+
+    asyncio.run(go())
+
+
+def test_acknowledge_and_roll_back(tmp_path: Path) -> None:
+    rollbacks = Rollbacks()
+    with FakeSlack() as slack:
+
+        async def go() -> None:
+            async with running(make_config(tmp_path, slack)) as (daemon, base):
+                first = alert_json(service="api-service", fingerprint="f1")
+                await post(f"{base}/alertmanager", body(webhook([first])))
+                await asyncio.to_thread(slack.wait_for, lambda s: len(s.calls) >= 1)
+                assert "Roll back" not in json.dumps(slack.calls[0].body)  # no executor yet
+                feature = next(f for f in daemon.features if f.name == "alerts")
+                feature.ctx.rollbacks = rollbacks  # type: ignore[attr-defined]
+                raw = action_body("ack", {"group_key": GROUP})
+                started = time.monotonic()
+                assert (await post(f"{base}/slack/actions", raw, signed(raw)))[0] == 200
+                assert time.monotonic() - started < 3
+                await asyncio.to_thread(slack.wait_for, lambda s: len(s.calls) >= 2)
+                update = slack.calls[1]
+                assert update.method == "chat.update"
+                text = json.dumps(update.body)
+                assert "acknowledged by <@U1> at <!date^" in text
+                assert "Roll back" in text and "confirm" in text  # now offered, with a dialog
+                value = {"group_key": GROUP, "service": "api-service"}
+                raw = action_body("rollback", value)
+                assert (await post(f"{base}/slack/actions", raw, signed(raw)))[0] == 200
+                await asyncio.to_thread(slack.wait_for, lambda s: len(s.calls) >= 3)
+                assert rollbacks.requests[0][:2] == ("api-service", "alice")
+                note = slack.calls[2].body
+                assert "rolled back to revision 40" in note["text"] and note["thread_ts"]
+                raw = action_body("silence_1h", {"group_key": GROUP})
+                await post(f"{base}/slack/actions", raw, signed(raw))
+                await asyncio.sleep(0.2)
+                reg = daemon.registry
+
+                def count(action: str, result: str) -> Any:
+                    labels = {"action": action, "result": result}
+                    return reg.get_sample_value("sre_slack_actions_total", labels)
+
+                assert (count("ack", "ok"), count("rollback", "ok")) == (1, 1)
+                assert count("silence_1h", "error") == 1  # no alertmanager section
+                audit = daemon.store.audit_list("slack_action")
+                assert [a.subject for a in audit] == ["silence_1h", "rollback", "ack"]
+
+        asyncio.run(go())
+
+
+def _api_error(status: int, data: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+    response = AsyncSlackResponse(
+        client=None,
+        http_verb="POST",
+        api_url="http://x/api/chat.postMessage",
+        req_args={},
+        data=data,
+        headers=headers or {},
+        status_code=status,
+    )
+    return SlackApiError("failed", response)
+
+
+@pytest.mark.parametrize(
+    ("err", "reason", "retryable", "retry_after"),
+    [
+        (_api_error(500, {"ok": False, "error": "internal_error"}), "server_error", True, None),
+        (_api_error(503, {}), "server_error", True, None),
+        (_api_error(429, {"ok": False}, {"Retry-After": "30"}), "throttled", True, 30.0),
+        (_api_error(200, {"ok": False, "error": "channel_not_found"}), "api", False, None),
+        (_api_error(200, {"ok": False, "error": "not_in_channel"}), "api", False, None),
+        (_api_error(200, {"ok": False, "error": "invalid_auth"}), "auth", False, None),
+        (TimeoutError(), "timeout", True, None),
+        (ConnectionRefusedError(), "unreachable", True, None),
+    ],
+)
+def test_slack_errors_are_classified_in_one_place(
+    err: BaseException, reason: str, retryable: bool, retry_after: float | None
+) -> None:
+    got = classify(err)
+    assert (got.reason, got.retryable, got.retry_after) == (reason, retryable, retry_after)
+    assert "xoxb" not in str(got)
