@@ -22,6 +22,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m sre.daemon",
         description="Run the SRE daemon (probes, jobs, webhooks) until SIGTERM/SIGINT.",
+        epilog="Exit codes: 0 after a clean shutdown, 1 when it cannot start, 2 on a bad "
+        "config. Also: `python -m sre.daemon audit --help` lists the rollback audit trail.",
     )
     parser.add_argument(
         "--config", default="sre.yaml", help="path to sre.yaml (default: %(default)s)"
