@@ -44,7 +44,7 @@ def write_config(path: Path, port: int, count: int, interval: str, state: Path) 
         "services:",
         "  - {name: bench, namespace: bench}",
         f"daemon: {{listen: '127.0.0.1:{free_port()}', state: 'sqlite:///{state}',"
-        " probe_concurrency: 256}",
+        " probe_concurrency: 256, webhook_token_env: null}",
         "probes:",
     ]
     lines += [

@@ -231,3 +231,28 @@ def test_one_exclusive_owner_per_state_file(tmp_path: Path) -> None:
         first.close()
     again = Store(tmp_path / "state.db", exclusive=True)  # released on close
     again.close()
+
+
+def test_checkpoints_run_in_the_background_not_in_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from sre.daemon import store as store_module
+
+    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY_SECONDS", 0.05)
+    store = Store(tmp_path / "state.db")
+    try:
+        main_file = tmp_path / "state.db"
+        before = main_file.stat().st_size
+        for i in range(300):
+            store.cache_put(f"k{i}", "x" * 1000)
+        # The writes sit in the WAL (no automatic checkpoint inside a commit) until the
+        # checkpoint thread copies them into the main file.
+        deadline = time.monotonic() + 5
+        while main_file.stat().st_size <= before + 200_000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert main_file.stat().st_size > before + 200_000
+        assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    finally:
+        store.close()
