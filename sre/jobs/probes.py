@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -100,9 +101,16 @@ class ProbeEngine:
         self.on_start = on_start
         self._inflight: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
+        self._anchor = self.clock() - time.monotonic()
 
     def start(self) -> None:
+        self._anchor = self.clock() - time.monotonic()
         self._loop_task = asyncio.create_task(self._run(), name=f"engine:{self.label}")
+
+    def _steady(self) -> float:
+        """Wall-clock time as at start, advanced by the monotonic clock: a step of the system
+        clock (NTP, a VM resumed) can neither stall the schedule nor make it race."""
+        return self._anchor + time.monotonic()
 
     async def stop(self, timeout: float) -> None:
         if self._loop_task is not None:
@@ -116,11 +124,11 @@ class ProbeEngine:
                 await asyncio.wait(still, timeout=1.0)
 
     async def _run(self) -> None:
-        started = self.clock()
+        started = self._steady()
         k = math.floor(started / self.interval)
         while True:
             base = k * self.interval
-            now = self.clock()
+            now = self._steady()
             if now > base + 2 * self.interval:  # fell a whole round behind: skip ahead
                 log.warning(
                     "probe engine %s is %.1fs behind; skipping ahead", self.label, now - base
@@ -132,7 +140,7 @@ class ProbeEngine:
                 await self._dispatch(_Round(base, now), skip_before=started)
             except Exception:  # keep the engine alive; the round counts as failed
                 log.exception("probe engine %s: round failed", self.label)
-                self.ctx.runner.record(self.job_id, FAILURE, self.clock() - now)
+                self.ctx.runner.record(self.job_id, FAILURE, self._steady() - now)
             k += 1
 
     async def _dispatch(self, rnd: _Round, skip_before: float) -> None:
@@ -141,13 +149,13 @@ class ProbeEngine:
             slot = rnd.base + target.offset
             if slot < skip_before:  # first round: slots already past wait for the next
                 continue
-            delay = slot - self.clock()
+            delay = slot - self._steady()
             if delay > 0.001:
                 await asyncio.sleep(delay)
             await self.semaphore.acquire()
             try:
                 if self.on_start is not None:
-                    self.on_start(slot, self.clock())
+                    self.on_start(slot, self._steady())
                 task = loop.create_task(self._probe(target, rnd))
             except BaseException:
                 self.semaphore.release()  # the probe never started: give its permit back
@@ -189,9 +197,10 @@ class ProbeEngine:
 
     def _maybe_done(self, rnd: _Round) -> None:
         if rnd.dispatched and rnd.outstanding == 0:
-            now = self.clock()
-            self.ctx.metrics.probe_heartbeat.labels(interval=self.label).set(now)
-            self.ctx.runner.record(self.job_id, SUCCESS, now - rnd.started)
+            # The heartbeat is wall-clock time (rules compare it with time()); the round's
+            # duration is measured on the steady clock.
+            self.ctx.metrics.probe_heartbeat.labels(interval=self.label).set(self.clock())
+            self.ctx.runner.record(self.job_id, SUCCESS, self._steady() - rnd.started)
 
 
 class ProbeEngines(Feature, ProbeStatusReader):

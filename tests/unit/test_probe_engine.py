@@ -221,3 +221,40 @@ def test_a_failing_round_does_not_stop_the_engine(tmp_path: Path) -> None:
             assert probes.semaphore._value == 1
 
     asyncio.run(go())
+
+
+def test_a_backwards_clock_step_does_not_stall_the_engine(tmp_path: Path) -> None:
+    async def go() -> None:
+        async with Target() as target:
+            url = f"http://127.0.0.1:{target.port}/healthz"
+            cfg = config(
+                tmp_path,
+                [
+                    {
+                        "name": "web",
+                        "service": "api",
+                        "url": url,
+                        "interval": "200ms",
+                        "timeout": "150ms",
+                    }
+                ],
+            )
+            probes, _, store = await engines(tmp_path, cfg)
+            step = [0.0]
+            probes.ctx.clock = lambda: time.time() + step[0]
+            for engine in probes.engines:
+                engine.clock = probes.ctx.clock
+            await probes.start()
+            await wait_for(
+                lambda: (probes.status("api", "web") or EMPTY).consecutive_successes >= 1
+            )
+            step[0] = -3600.0  # NTP or a resumed VM moves the wall clock back an hour
+            before = (probes.status("api", "web") or EMPTY).consecutive_successes
+            await wait_for(
+                lambda: (probes.status("api", "web") or EMPTY).consecutive_successes >= before + 3
+            )
+            await probes.stop(1.0)
+            await probes.ctx.session.close()
+            store.close()
+
+    asyncio.run(go())
