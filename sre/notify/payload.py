@@ -117,7 +117,7 @@ def parse_notification(body: bytes) -> Notification:
     """Parse a webhook body; raise :class:`PayloadError` with a one-line reason."""
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError, a 5000-digit integer
         raise PayloadError(f"body is not valid JSON: {str(err).splitlines()[0]}") from None
     except RecursionError:
         raise PayloadError("body is nested too deeply") from None

@@ -30,12 +30,12 @@ def verify(
     """``None`` when the request is authentic, else a short reason (never the secret)."""
     if not timestamp or not signature:
         return "missing signature headers"
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
+    if not (timestamp.isascii() and timestamp.isdigit()):
         return "timestamp is not an integer"
-    if abs(now - sent_at) > window:
+    if abs(now - int(timestamp)) > window:
         return "timestamp outside the 5-minute replay window"
-    if not hmac.compare_digest(sign(secret, timestamp, body), signature):
+    # Bytes, not str: compare_digest refuses non-ASCII text, and a header is client input.
+    expected = sign(secret, timestamp, body).encode()
+    if not hmac.compare_digest(expected, signature.encode("utf-8", "replace")):
         return "signature mismatch"
     return None

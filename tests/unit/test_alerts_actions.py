@@ -72,6 +72,8 @@ def test_signature_checks(tmp_path: Path) -> None:
             assert (await post(url, raw, {}))[0] == 401
             tampered = raw.replace(b"ack", b"abc")
             assert (await post(url, tampered, signed(raw)))[0] == 401
+            odd = {**signed(raw), "X-Slack-Signature": "v0=\u00e9"}  # non-ASCII header
+            assert (await post(url, raw, odd))[0] == 401
             junk = b"payload=%7Bnot-json"
             assert (await post(url, junk, signed(junk)))[0] == 400
             assert (await post(url, raw, signed(raw)))[0] == 200  # unknown group: 200, error

@@ -80,6 +80,8 @@ def broken(path: list[str | int], value: object) -> bytes:
         (broken(["alerts", 0], "oops"), "alerts[0]: expected an object"),
         (broken(["truncatedAlerts"], -1), "truncatedAlerts: expected a non-negative integer"),
         (b"[" * 100_000 + b"]" * 100_000, "body"),
+        # Python refuses integers over 4300 digits with a plain ValueError.
+        (b'{"version": "4", "truncatedAlerts": ' + b"9" * 5000 + b"}", "body is not valid JSON"),
     ],
 )
 def test_bad_bodies_get_a_one_line_reason(raw: bytes, reason: str) -> None:

@@ -50,3 +50,13 @@ def test_rejections_say_why() -> None:
     assert verify("other", timestamp=ts, signature=good, body=BODY, now=NOW) == (
         "signature mismatch"
     )
+
+
+def test_odd_header_values_are_rejections_not_crashes() -> None:
+    ts = str(int(NOW))
+    assert verify(SECRET, timestamp=ts, signature="v0=é", body=BODY, now=NOW) == (
+        "signature mismatch"
+    )
+    assert verify(SECRET, timestamp="١٧٩٥", signature="v0=x", body=BODY, now=NOW) == (
+        "timestamp is not an integer"
+    )
