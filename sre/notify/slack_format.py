@@ -7,6 +7,7 @@ silence (1h / 4h) or, where a service has a rollback target, ask for a rollback.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,25 @@ RESOLVED_STYLE = ("#2eb67d", ":white_check_mark:")
 # Labels that identify an alert but say nothing a reader needs twice.
 HIDDEN_LABELS = frozenset({"alertname", "severity", "prometheus", "environment", "__name__"})
 MAX_ALERTS_SHOWN = 10
+# Slack's documented Block Kit limits (a message over them is rejected with invalid_blocks,
+# a permanent error): section text 3000 characters, field and context text and button
+# values 2000. We stay a little under each.
+SECTION_TEXT_LIMIT = 2900
+SHORT_TEXT_LIMIT = 1900
+BUTTON_VALUE_LIMIT = 1900
+
+
+def cap(text: str, limit: int = SECTION_TEXT_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, marked with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def group_ref(group_key: str) -> dict[str, str]:
+    """What a button carries to name its group: the key, or its SHA-256 when the key is too
+    long for a button value (the actions route then finds the group by that digest)."""
+    if len(json.dumps({"group_key": group_key})) + 100 <= BUTTON_VALUE_LIMIT:
+        return {"group_key": group_key}
+    return {"group_sha256": hashlib.sha256(group_key.encode()).hexdigest()}
 
 
 @dataclass(frozen=True)
@@ -137,13 +157,13 @@ def message(view: GroupView, *, now: float) -> dict[str, Any]:
     )
     common = {k: v for k, v in sorted(view.common_labels.items()) if k not in HIDDEN_LABELS}
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": _title(view, now)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": cap(_title(view, now))}},
     ]
     if summary:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": summary}})
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": cap(summary)}})
     details = _alert_lines(view)
     if details:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": details}})
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": cap(details)}})
     context = []
     if common:
         context.append(" ".join(f"`{k}={v}`" for k, v in common.items()))
@@ -158,7 +178,10 @@ def message(view: GroupView, *, now: float) -> dict[str, Any]:
         context.append(links)
     if context:
         blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": c} for c in context]}
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": cap(c, SHORT_TEXT_LIMIT)} for c in context],
+            }
         )
     if view.status == "firing":
         blocks.append({"type": "actions", "elements": _buttons(view)})
@@ -177,7 +200,7 @@ def _button(text: str, action_id: str, value: dict[str, str], **extra: Any) -> d
 
 
 def _buttons(view: GroupView) -> list[dict[str, Any]]:
-    ref = {"group_key": view.group_key}
+    ref = group_ref(view.group_key)
     buttons = [
         _button("Acknowledge", "ack", ref),
         _button("Silence 1h", "silence_1h", ref),
@@ -219,12 +242,12 @@ def notice_message(notice: Notice) -> dict[str, Any]:
         else SEVERITY_STYLE.get(notice.severity, SEVERITY_STYLE["info"])
     )
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"{emoji} *{notice.title}*"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": cap(f"{emoji} *{notice.title}*")}},
     ]
     if notice.text:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": notice.text[:2900]}})
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": cap(notice.text)}})
     fields = [
-        {"type": "mrkdwn", "text": f"*{name}*\n{value}"}
+        {"type": "mrkdwn", "text": cap(f"*{name}*\n{value}", SHORT_TEXT_LIMIT)}
         for name, value in list(notice.fields.items())[:10]
     ]
     if fields:

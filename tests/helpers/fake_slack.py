@@ -166,6 +166,8 @@ class FakeSlack:
             return web.json_response(self._answer(method, body))
 
     def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        if method in ("chat.postMessage", "chat.update") and _breaks_block_limits(body):
+            return {"ok": False, "error": "invalid_blocks"}
         if method == "auth.test":
             return {"ok": True, "user_id": "UBOT", "team": "test", "bot_id": "BBOT"}
         channel = str(body.get("channel", ""))
@@ -194,3 +196,29 @@ class FakeSlack:
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"{time.time():.6f}"}
         return {"ok": False, "error": "unknown_method"}
+
+
+# Slack's documented Block Kit limits: section text 3000, field / context text 2000,
+# button value 2000 characters, at most 50 blocks.
+def _breaks_block_limits(body: dict[str, Any]) -> bool:
+    blocks = list(body.get("blocks") or [])
+    for attachment in body.get("attachments") or []:
+        if isinstance(attachment, dict):
+            blocks += attachment.get("blocks") or []
+    if len(blocks) > 50:
+        return True
+    for block in blocks:
+        if not isinstance(block, dict):
+            return True
+        text = (block.get("text") or {}).get("text", "")
+        if block.get("type") == "section" and len(text) > 3000:
+            return True
+        for block_field in block.get("fields") or []:
+            if len(block_field.get("text", "")) > 2000:
+                return True
+        for element in block.get("elements") or []:
+            if len(element.get("text", "") if isinstance(element.get("text"), str) else "") > 2000:
+                return True
+            if len(str(element.get("value", ""))) > 2000:
+                return True
+    return False

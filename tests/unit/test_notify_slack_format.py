@@ -121,3 +121,37 @@ def test_human_duration() -> None:
         "1h30m",
         "1d1h",
     ]
+
+
+def test_large_groups_stay_within_slack_block_limits() -> None:
+    from tests.helpers.fake_slack import _breaks_block_limits
+
+    long_text = "x" * 3500
+    many = [alert(pod=f"api-{i}") for i in range(12)]
+    many = [
+        Alert(
+            status=a.status,
+            labels={**a.labels, "detail": "y" * 300},
+            annotations={**a.annotations, "description": "d" * 350},
+            starts_at=a.starts_at,
+            ends_at=a.ends_at,
+            generator_url=a.generator_url,
+            fingerprint=a.fingerprint,
+        )
+        for a in many
+    ]
+    big = view(
+        alerts=many,
+        group_key="{}:{" + ",".join(f'l{i}="{"v" * 50}"' for i in range(60)) + "}",
+        common_annotations={"summary": long_text},
+        rollback_service="api-service",
+    )
+    msg = message(big, now=STARTED)
+    assert not _breaks_block_limits(msg)
+    buttons = msg["attachments"][0]["blocks"][-1]["elements"]
+    ref = json.loads(buttons[0]["value"])
+    assert set(ref) == {"group_sha256"}  # the key itself is too long for a button value
+    # The same message without the caps is what Slack rejects.
+    assert _breaks_block_limits(
+        {"attachments": [{"blocks": [{"type": "section", "text": {"text": long_text}}]}]}
+    )

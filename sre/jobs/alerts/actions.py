@@ -11,6 +11,7 @@ is queued in the outbox like everything else, so it is delivered in order with t
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -110,10 +111,20 @@ class Actions:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
 
+    def _group_key(self, value: dict[str, Any]) -> str:
+        """The group a button names: its key, or (for very long keys) the key's SHA-256."""
+        if "group_key" in value:
+            return str(value["group_key"])
+        digest = str(value["group_sha256"])
+        for row in self.state.firing_groups():
+            if hashlib.sha256(row.group_key.encode()).hexdigest() == digest:
+                return row.group_key
+        raise KeyError(digest)
+
     async def _act(self, action: str, raw_value: Any, user: SlackUser) -> None:
         try:
             value = json.loads(raw_value) if isinstance(raw_value, str) else {}
-            group_key = str(value["group_key"])
+            group_key = self._group_key(value)
             outcome = await self._run(action, group_key, value, user)
         except (ValueError, KeyError, TypeError):
             outcome = "the button's value is not one of ours"
