@@ -9,6 +9,11 @@ data). A day is anomalous when all three hold:
 2. ``cost - baseline >= min_increase_usd``   (the configured absolute jump),
 3. ``cost - baseline > 3 × scaled MAD``      (it stands out from the service's own noise).
 
+Cost Explorer leaves a service out of a day it had no usage on, so such a day counts as
+$0 in the baseline of every service seen in the window (a service billed $100 on 2 of 14
+days has a baseline of $0, not $100). Only days Cost Explorer answered for (days present
+for any service) are filled; a day missing for every service is not known to be zero.
+
 Median and MAD ignore the odd spike in the history itself, where mean and standard
 deviation would be dragged up by it and hide the next one. Estimated (partial) days are
 never judged and never part of a baseline, unless the caller passes
@@ -76,16 +81,12 @@ def find_anomalies(
     include_estimated: bool = False,
 ) -> list[Anomaly]:
     """Services whose cost on ``day`` is anomalous, largest increase first."""
-    window_start = day - timedelta(days=lookback_days)
-    history: dict[str, list[float]] = {}
+    costs = list(costs)
+    history = _window_history(costs, day, lookback_days, include_estimated)
     today: dict[str, DailyCost] = {}
     for cost in costs:
-        if cost.estimated and not include_estimated:
-            continue
-        if cost.day == day:
+        if cost.day == day and (include_estimated or not cost.estimated):
             today[cost.service] = cost
-        elif window_start <= cost.day < day:
-            history.setdefault(cost.service, []).append(cost.usd)
     found = []
     for service, cost in today.items():
         baseline, mad = robust_baseline(history.get(service, []))
@@ -93,6 +94,24 @@ def find_anomalies(
         if cost.usd >= ratio * baseline and increase >= min_increase_usd and increase > MAD_K * mad:
             found.append(Anomaly(service, day, cost.usd, baseline, mad))
     return sorted(found, key=lambda a: (-a.increase_usd, a.service))
+
+
+def _window_history(
+    costs: Iterable[DailyCost], day: date, lookback_days: int, include_estimated: bool
+) -> dict[str, list[float]]:
+    """Each service's daily cost over the window before ``day``, absent days as 0.0."""
+    window_start = day - timedelta(days=lookback_days)
+    per_day: dict[str, dict[date, float]] = {}
+    days: set[date] = set()
+    for cost in costs:
+        if (cost.estimated and not include_estimated) or not window_start <= cost.day < day:
+            continue
+        days.add(cost.day)
+        service = per_day.setdefault(cost.service, {})
+        service[cost.day] = service.get(cost.day, 0.0) + cost.usd
+    return {
+        service: [by_day.get(d, 0.0) for d in sorted(days)] for service, by_day in per_day.items()
+    }
 
 
 def totals_by_day(costs: Iterable[DailyCost]) -> dict[date, float]:
@@ -143,18 +162,15 @@ def top_changes(
     include_estimated: bool = False,
 ) -> list[tuple[str, float, float]]:
     """``(service, cost on day, change vs median baseline)`` for the biggest movers."""
-    by_service: dict[str, list[DailyCost]] = {}
+    costs = list(costs)
+    history = _window_history(costs, day, lookback_days, include_estimated)
+    on_day: dict[str, float] = {}
     for cost in costs:
-        by_service.setdefault(cost.service, []).append(cost)
+        on_day.setdefault(cost.service, 0.0)
+        if cost.day == day:
+            on_day[cost.service] += cost.usd
     rows = []
-    for service, items in by_service.items():
-        on_day = sum(c.usd for c in items if c.day == day)
-        history = [
-            c.usd
-            for c in items
-            if day - timedelta(days=lookback_days) <= c.day < day
-            and (include_estimated or not c.estimated)
-        ]
-        baseline, _ = robust_baseline(history)
-        rows.append((service, on_day, on_day - baseline))
+    for service, usd in on_day.items():
+        baseline, _ = robust_baseline(history.get(service, []))
+        rows.append((service, usd, usd - baseline))
     return sorted(rows, key=lambda r: (-abs(r[2]), r[0]))[:limit]

@@ -4,15 +4,19 @@ Each backup gets a job ``backups.verify.<name>`` (every ``interval``, and once a
 that climbs the ladder of ``sre.checks.backup``: freshness of the newest copy (newest
 object under the S3 prefix, or newest *available* RDS snapshot, automated or manual: RDS's
 automated daily snapshots are backups too), size against ``min_size_bytes`` and the median
-of the earlier copies, integrity against a published SHA-256 (the object's S3
-``ChecksumSHA256`` or a ``<key>.sha256`` sidecar). A backup with a ``restore_test`` also
-gets ``backups.restore.<name>`` on that schedule: the newest dump is restored into a
-scratch database (``sre.clients.postgres``) and its check queries are run.
+of the earlier copies, integrity against every published SHA-256 (the object's S3
+``ChecksumSHA256`` and a ``<key>.sha256`` sidecar: both are checked when both exist). A
+backup with a ``restore_test`` also gets ``backups.restore.<name>`` on that schedule: the
+newest dump is restored into a scratch database (``sre.clients.postgres``) and its check
+queries are run.
 
 History goes to the store (``backup_history``); a change between healthy and failing is
 announced once through ``ctx.notices`` (``backup.failed:<name>:<n>`` /
-``backup.recovered:<name>:<n>``). An AWS error is counted (``sre_aws_errors_total``),
-logged, recorded as a no-verdict and leaves the last known state alone.
+``backup.recovered:<name>:<n>``). An AWS error is counted (``sre_aws_errors_total``) and
+logged. A source that is gone or refused (a non-retryable ``not_found`` / ``auth`` error:
+NoSuchBucket, DBInstanceNotFound, AccessDenied) fails freshness: no backup can be read. Any
+other error is a no-verdict that leaves the last known state alone, except the age gauge,
+which is removed rather than left frozen at an old value.
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ from sre.notify.notices import Notice
 log = logging.getLogger(__name__)
 
 RestorerFactory = Callable[[str, RestoreTest], PostgresRestorer]
+# non-retryable ClientError reasons meaning the source is gone or refused to us
+VANISHED = frozenset({"not_found", "auth"})
 
 
 def build(ctx: FeatureContext) -> Feature | None:
@@ -135,16 +141,28 @@ class BackupsFeature(Feature):
                 verdicts, newest = await self._s3_ladder(backup, now)
             else:
                 verdicts, newest = await self._rds_ladder(backup, now)
-        except ClientError as err:  # counted by the client; the state stays as it was
+        except ClientError as err:  # counted by the client
             log.warning("backup %s: %s unavailable (%s): %s", backup.name, source, err.reason, err)
-            verdict = not_judged("freshness", f"source unavailable: {err.reason}")
-            self.history.add_runs(backup.name, now, [verdict])
-            return [verdict]
+            self._forget_age(backup.name)
+            if err.retryable or err.reason not in VANISHED:  # may pass later: state stays
+                verdict = not_judged("freshness", f"source unavailable: {err.reason}")
+                self.history.add_runs(backup.name, now, [verdict])
+                return [verdict]
+            # gone or refused: no backup can be read, which is what freshness is about
+            verdicts = [
+                Verdict("freshness", "fail", f"source unavailable: {err.reason}"),
+                *_skipped(("size", "integrity"), "freshness"),
+            ]
+            self.history.add_runs(backup.name, now, verdicts)
+            self._judge(backup, verdicts, now)
+            return verdicts
         age = None if newest is None else max(0.0, now - newest.created_at)
         if newest is not None and age is not None:
             self.age.labels(backup=backup.name).set(age)
             if newest.size_bytes is not None:
                 self.size.labels(backup=backup.name).set(newest.size_bytes)
+        else:
+            self._forget_age(backup.name)
         self.history.add_runs(
             backup.name,
             now,
@@ -197,20 +215,27 @@ class BackupsFeature(Feature):
     ) -> Verdict:
         assert backup.s3 is not None
         bucket = backup.s3.bucket
-        expected = await self.client.object_sha256(bucket, obj.key)
+        # every published digest must match: one that disagrees means a bad copy or a bad
+        # sidecar, and either is worth a look
+        digests: dict[str, str] = {}
+        s3_digest = await self.client.object_sha256(bucket, obj.key)
+        if s3_digest is not None:
+            digests["S3 checksum"] = s3_digest
         sidecar = obj.key + SIDECAR_SUFFIX
-        if expected is None and sidecar in keys:
-            expected = parse_sidecar(await self.client.read_small(bucket, sidecar))
-            if expected is None:
+        if sidecar in keys:
+            published = parse_sidecar(await self.client.read_small(bucket, sidecar))
+            if published is None:
                 return Verdict("integrity", "fail", f"{sidecar} holds no SHA-256 digest")
-        if expected is None:
+            digests[sidecar] = published
+        if not digests:
             return integrity(None, None)
+        expected = ",".join(f"{source}={digest}" for source, digest in sorted(digests.items()))
         known = self.history.integrity(backup.name, obj.key, obj.etag, expected)
         if known is not None:
             return known
         with tempfile.TemporaryDirectory(prefix="sre-backup-") as tmp:
             actual = await self.client.download(bucket, obj.key, Path(tmp) / "object")
-        verdict = integrity(expected, actual)
+        verdict = _against_all(digests, actual)
         self.history.remember_integrity(
             backup.name, obj.key, obj.etag, expected, verdict=verdict, now=now
         )
@@ -271,6 +296,9 @@ class BackupsFeature(Feature):
             restorer = self.restorer(dsn, test)
         except ValueError as err:  # parse_dsn names the problem, never the value
             return Verdict("restore", "fail", f"{test.dsn_env}: {err}"), None
+        except Exception:  # anything else may quote the DSN: say nothing of it
+            log.warning("backup %s: %s could not be used", backup.name, test.dsn_env)
+            return Verdict("restore", "fail", f"{test.dsn_env} could not be used"), None
         objects = await self.client.list_objects(backup.s3.bucket, backup.s3.prefix)
         newest, _ = newest_and_earlier(
             [Candidate(o.key, o.size, o.modified) for o in objects if _is_dump(o.key)]
@@ -310,6 +338,10 @@ class BackupsFeature(Feature):
         return restore_verdict(None, checks), result
 
     # ------------------------------------------------------------------ state and notices
+
+    def _forget_age(self, backup: str) -> None:
+        with contextlib.suppress(KeyError):
+            self.age.remove(backup)
 
     def _set_step(self, backup: str, step: str, outcome: str) -> None:
         if outcome == "no_verdict":
@@ -361,6 +393,18 @@ class BackupsFeature(Feature):
                 labels={"backup": backup.name},
             )
         )
+
+
+def _against_all(digests: dict[str, str], actual: str) -> Verdict:
+    """The integrity verdict against every published digest (named, when more than one)."""
+    verdicts = {source: integrity(digest, actual) for source, digest in digests.items()}
+    bad = [(source, v) for source, v in sorted(verdicts.items()) if v.outcome != "pass"]
+    if not bad:
+        what = " and ".join(sorted(verdicts)) if len(verdicts) > 1 else ""
+        return Verdict("integrity", "pass", f"SHA-256 matches {what}".rstrip())
+    if len(verdicts) == 1:
+        return bad[0][1]
+    return Verdict("integrity", "fail", "; ".join(f"{v.reason} ({s})" for s, v in bad))
 
 
 def _is_dump(key: str) -> bool:

@@ -299,10 +299,11 @@ def test_aws_errors_are_counted_and_other_backups_go_on(
             assert await ctx.runner.run(job.id, job.func) is True
         api = "s3.list_objects_v2"
         assert sample(ctx, "sre_aws_errors_total", api=api, reason="not_found") == 1  # not retried
-        assert step(ctx, "freshness", "lost") is None
+        assert step(ctx, "freshness", "lost") == 0  # a bucket that is not there is a failure
         assert step(ctx, "freshness") == 1  # the next backup was still verified
-        assert feature.history.runs("lost")[0].reason == "source unavailable: not_found"
-        assert notices(ctx) == []  # unknown is not failing
+        runs = {r.step: r.reason for r in feature.history.runs("lost")}
+        assert runs["freshness"] == "source unavailable: not_found"
+        assert [n["key"] for n in notices(ctx)] == ["backup.failed:lost:1"]
 
     asyncio.run(run_backups(tmp_path, moto.url, backups, check, now=time.time()))
 
@@ -317,3 +318,74 @@ def test_unreachable_endpoint_is_retried_without_crash(tmp_path: Path) -> None:
 
     endpoint = f"http://127.0.0.1:{free_port()}"
     asyncio.run(run_backups(tmp_path, endpoint, [s3_backup()], check, now=time.time()))
+
+
+def test_vanished_bucket_fails_freshness_and_is_announced(
+    tmp_path: Path, s3: Any, moto: MotoServer
+) -> None:
+    put(s3, "pg/1.dump", b"x" * 4000)
+
+    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+        assert isinstance(ctx.clock, FixedClock)
+        assert outcomes(await feature.verify(feature.backups[0]))["freshness"] == "pass"
+        assert step(ctx, "freshness") == 1
+        assert sample(ctx, "sre_backup_age_seconds", backup="pg") is not None
+        s3.delete_object(Bucket=BUCKET, Key="pg/1.dump")
+        s3.delete_bucket(Bucket=BUCKET)
+        ctx.clock.now += 60
+        verdicts = await feature.verify(feature.backups[0])
+        assert verdicts[0] == Verdict("freshness", "fail", "source unavailable: not_found")
+        assert outcomes(verdicts) == {
+            "freshness": "fail",
+            "size": "no_verdict",
+            "integrity": "no_verdict",
+        }
+        assert step(ctx, "freshness") == 0
+        assert step(ctx, "size") is None and step(ctx, "integrity") is None
+        assert sample(ctx, "sre_backup_age_seconds", backup="pg") is None  # not frozen
+        [notice] = notices(ctx)
+        assert notice["key"] == "backup.failed:pg:1" and notice["severity"] == "critical"
+        assert "source unavailable: not_found" in notice["text"]
+
+    asyncio.run(run_backups(tmp_path, moto.url, [s3_backup()], check, now=time.time() + 60))
+
+
+def test_no_verdict_removes_the_age_gauge(tmp_path: Path, s3: Any, moto: MotoServer) -> None:
+    put(s3, "pg/1.dump", b"x" * 4000)
+
+    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+        await feature.verify(feature.backups[0])
+        assert sample(ctx, "sre_backup_age_seconds", backup="pg") is not None
+        feature.client.endpoint_url = f"http://127.0.0.1:{free_port()}"  # now unreachable
+        feature.client._clients.clear()
+        verdicts = await feature.verify(feature.backups[0])
+        assert verdicts == [Verdict("freshness", "no_verdict", "source unavailable: unreachable")]
+        assert sample(ctx, "sre_backup_age_seconds", backup="pg") is None
+        assert step(ctx, "freshness") == 1  # the last verdict stands: unknown is not failing
+        assert notices(ctx) == []
+
+    asyncio.run(run_backups(tmp_path, moto.url, [s3_backup()], check, now=time.time() + 60))
+
+
+def test_s3_checksum_and_sidecar_are_both_checked(
+    tmp_path: Path, s3: Any, moto: MotoServer
+) -> None:
+    body = b"z" * 4000
+    put(s3, "a/1.dump", body, sidecar=sha(b"something else"), ChecksumAlgorithm="SHA256")
+    put(s3, "b/1.dump", body, sidecar=sha(body), ChecksumAlgorithm="SHA256")
+    backups = [s3_backup(name="bad", prefix="a/"), s3_backup(name="good", prefix="b/")]
+
+    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+        bad, good = feature.backups
+        verdicts = await feature.verify(bad)
+        assert verdicts[2].outcome == "fail", verdicts[2]
+        assert verdicts[2].reason.startswith("SHA-256 mismatch: expected ")
+        assert verdicts[2].reason.endswith("(a/1.dump.sha256)")
+        assert step(ctx, "integrity", "bad") == 0
+        verdicts = await feature.verify(good)
+        assert verdicts[2] == Verdict(
+            "integrity", "pass", "SHA-256 matches S3 checksum and b/1.dump.sha256"
+        )
+        assert step(ctx, "integrity", "good") == 1
+
+    asyncio.run(run_backups(tmp_path, moto.url, backups, check, now=time.time()))

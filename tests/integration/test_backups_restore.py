@@ -7,6 +7,7 @@ import asyncio
 import glob
 import gzip
 import logging
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -205,6 +206,134 @@ def test_gzipped_plain_dump_restores(tmp_path: Path, world: World) -> None:
     body = gzip.compress(world.dumps["p"])
     world.s3.put_object(Bucket=BUCKET, Key="pg/2026-11-25.sql.gz", Body=body)
     cfg = backup({"sql": "select name = 'grace' from users where id = 2", "equals": 1})
+
+    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+        verdict = await feature.restore(feature.backups[0])
+        assert verdict.outcome == "pass", verdict.reason
+
+    asyncio.run(run_restore(tmp_path, world.moto, cfg, check))
+    assert scratch_dbs(world.cluster) == []
+
+
+def without_restrict(dump: bytes) -> bytes:
+    """The dump as an older pg_dump (or an attacker) writes it: no ``\\restrict`` lines,
+    which would otherwise put psql in restricted mode by themselves."""
+    lines = dump.splitlines(keepends=True)
+    return b"".join(line for line in lines if not re.match(rb"\\(un)?restrict ", line))
+
+
+def plain_with(dump: bytes, injected: str) -> bytes:
+    """The plain dump with ``injected`` put in before its first COPY block."""
+    head, sep, tail = without_restrict(dump).partition(b"COPY public.users")
+    assert sep, "the plain dump has COPY data"
+    return head + injected.encode() + b"\n" + sep + tail
+
+
+def databases(cluster: PostgresCluster) -> list[str]:
+    return sorted(cluster.psql("SELECT datname FROM pg_database").split())
+
+
+SHELL_ESCAPES = {
+    "line_start": "\\! touch {pwned}",
+    "mid_line": "SELECT 1; \\! touch {pwned}",
+    # a string that looks like COPY to a line scan, so the next lines look like COPY data
+    "fake_copy": "SELECT '\nCOPY public.users (id) FROM stdin;\n';\n\\! touch {pwned}\n\\.",
+}
+
+
+@pytest.mark.parametrize("how", sorted(SHELL_ESCAPES))
+def test_plain_dump_with_shell_escape_is_refused(tmp_path: Path, world: World, how: str) -> None:
+    pwned = tmp_path / "pwned"
+    # the line scan refuses what starts a line; psql's \restrict mode what the scan misses
+    mid_line = how != "line_start"
+    body = plain_with(world.dumps["p"], SHELL_ESCAPES[how].format(pwned=pwned))
+    world.s3.put_object(Bucket=BUCKET, Key="pg/2026-11-25.sql", Body=body)
+    cfg = backup({"sql": "select count(*) from users", "min": 1})
+    before = databases(world.cluster)
+
+    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+        verdict = await feature.restore(feature.backups[0])
+        assert verdict.outcome == "fail"
+        if mid_line:
+            assert "backslash commands are restricted" in verdict.reason, verdict.reason
+        else:
+            expected = r"plain dump refused: line \d+ is a psql meta-command \(\\!\); "
+            assert re.fullmatch(expected + "only SQL and COPY data are run", verdict.reason)
+        assert (
+            sample(
+                ctx, "sre_backup_verification_success", backup="postgres-nightly", step="restore"
+            )
+            == 0
+        )
+
+    asyncio.run(run_restore(tmp_path, world.moto, cfg, check))
+    assert not pwned.exists()
+    assert scratch_dbs(world.cluster) == [] and databases(world.cluster) == before
+
+
+def test_plain_dump_that_connects_elsewhere_is_refused(tmp_path: Path, world: World) -> None:
+    body = plain_with(world.dumps["p"], "\\connect postgres\nCREATE TABLE planted (id int);")
+    world.s3.put_object(Bucket=BUCKET, Key="pg/2026-11-25.sql", Body=body)
+    cfg = backup({"sql": "select 1", "equals": 1})
+    before = databases(world.cluster)
+
+    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+        verdict = await feature.restore(feature.backups[0])
+        assert verdict.outcome == "fail"
+        assert "is a psql meta-command (\\connect)" in verdict.reason
+
+    asyncio.run(run_restore(tmp_path, world.moto, cfg, check))
+    assert world.cluster.psql("SELECT to_regclass('public.planted') IS NULL") == "t"
+    assert scratch_dbs(world.cluster) == [] and databases(world.cluster) == before
+
+
+def test_create_dump_is_refused(tmp_path: Path, world: World) -> None:
+    path = tmp_path / "create.sql"
+    subprocess.run(
+        [pg_dump(), "-Fp", "--create", "--no-owner", "-f", str(path), world.cluster.dsn("app")],
+        check=True,
+        timeout=60,
+    )
+    world.s3.put_object(Bucket=BUCKET, Key="pg/2026-11-25.sql", Body=path.read_bytes())
+    cfg = backup({"sql": "select 1", "equals": 1})
+    before = databases(world.cluster)
+
+    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+        verdict = await feature.restore(feature.backups[0])
+        assert verdict.outcome == "fail"
+        assert "(pg_dump --create dumps are not supported)" in verdict.reason, verdict.reason
+
+    asyncio.run(run_restore(tmp_path, world.moto, cfg, check))
+    assert scratch_dbs(world.cluster) == [] and databases(world.cluster) == before
+
+
+def test_unparsable_dsn_never_shows_the_password(
+    tmp_path: Path, world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    password = "s3cr3tPW/x"
+    monkeypatch.setenv(DSN_ENV, f"postgresql://app:{password}@db:5432/app")
+    world.s3.put_object(Bucket=BUCKET, Key="pg/2026-11-25.dump", Body=world.dumps["c"])
+    cfg = backup({"sql": "select 1", "equals": 1})
+
+    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+        verdict = await feature.restore(feature.backups[0])
+        assert verdict.outcome == "fail"
+        assert verdict.reason.startswith(f"{DSN_ENV}: is not a valid postgresql:// URI")
+        history = [r.reason for r in feature.history.runs("postgres-nightly")]
+        status = feature.history.status("postgres-nightly")
+        shown = [verdict.reason, *history, str(status.steps), str(notices(ctx)), caplog.text]
+        assert notices(ctx), "the failure is announced"
+        for text in shown:
+            assert "s3cr3tPW" not in text, text
+
+    asyncio.run(run_restore(tmp_path, world.moto, cfg, check))
+
+
+def test_plain_dump_without_restrict_lines_restores(tmp_path: Path, world: World) -> None:
+    body = without_restrict(world.dumps["p"])
+    world.s3.put_object(Bucket=BUCKET, Key="pg/2026-11-25.sql", Body=body)
+    cfg = backup({"sql": "select count(*) from users", "equals": 3})
 
     async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
         verdict = await feature.restore(feature.backups[0])

@@ -17,7 +17,14 @@ from sre.checks.backup import (
     restore_verdict,
     transition,
 )
-from sre.clients.postgres import PostgresRestorer, dump_format, parse_dsn
+from sre.clients.postgres import (
+    PostgresRestorer,
+    RestoreError,
+    check_plain_dump,
+    dump_format,
+    parse_dsn,
+    psql_has_restrict,
+)
 
 DIGEST = "ab" * 32
 
@@ -113,3 +120,84 @@ def test_dump_format(tmp_path: Path) -> None:
         path = tmp_path / expected
         path.write_bytes(data)
         assert dump_format(path) == expected
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://app:s3cr3tPW/x@db:5432/app",  # unencoded /: the port is the password
+        "postgresql://app:s3cr3tPW#x@db:5432/app",  # unencoded #
+        "postgresql://app:12/s3cr3tPW@db:5432/app",  # all digits before the /: a "port"
+        "postgresql://app:12#s3cr3tPW@db/app",
+    ],
+)
+def test_unencoded_password_gets_a_fixed_message(dsn: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_dsn(dsn)
+    message = str(caught.value)
+    assert message.startswith("is not a valid postgresql:// URI")
+    assert "s3cr3tPW" not in message and caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
+
+
+def test_scrub_hides_the_whole_dsn_and_encoded_password() -> None:
+    dsn = "postgresql://sre:p%2Fw@127.0.0.1:5/ops"
+    restorer = PostgresRestorer(dsn)
+    assert restorer.env["PGPASSWORD"] == "p/w"
+    assert restorer.scrub(f"bad {dsn} / p%2Fw / p/w") == "bad *** / *** / ***"
+
+
+PLAIN = b"""SET standard_conforming_strings = on;
+\\restrict abcDEF123
+CREATE TABLE t (a text);
+COPY public.t (a) FROM stdin;
+\\\\server\\share
+  \\! not a command: COPY data
+\\.
+SELECT 'x';
+\\unrestrict abcDEF123
+"""
+
+
+def test_plain_dump_check_keeps_sql_and_copy_data(tmp_path: Path) -> None:
+    src, dst = tmp_path / "in.sql", tmp_path / "out.sql"
+    src.write_bytes(PLAIN)
+    check_plain_dump(src, dst)
+    lines = PLAIN.splitlines(keepends=True)
+    assert dst.read_bytes() == b"".join(lines[:1] + lines[2:8])  # pg_dump's \restrict dropped
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        (b"\\! touch /tmp/x\n", r"line 10 is a psql meta-command (\!)"),
+        (b"   \\c other\n", r"line 10 is a psql meta-command (\c)"),
+        (b"\\connect other\n", r"line 10 is a psql meta-command (\connect)"),
+        (b"\\.\n", r"line 10 is a psql meta-command (\.)"),  # outside COPY data
+        (b"\\set ON_ERROR_STOP 0\n", r"line 10 is a psql meta-command (\set)"),
+        (b"create  database x;\n", "line 10 creates a database (pg_dump --create"),
+    ],
+)
+def test_plain_dump_check_refuses(tmp_path: Path, extra: bytes, reason: str) -> None:
+    src = tmp_path / "in.sql"
+    src.write_bytes(PLAIN + extra + b"SELECT 1;\n")
+    with pytest.raises(RestoreError) as caught:
+        check_plain_dump(src, tmp_path / "out.sql")
+    assert str(caught.value).startswith("plain dump refused: ")
+    assert reason in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("psql (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)", True),
+        ("psql (PostgreSQL) 15.13", False),
+        ("psql (PostgreSQL) 17.6", True),
+        ("psql (PostgreSQL) 16.9", False),
+        ("psql (PostgreSQL) 18.0", True),
+        ("psql (PostgreSQL) 12.22", False),
+        ("psql", False),
+    ],
+)
+def test_psql_has_restrict(version: str, expected: bool) -> None:
+    assert psql_has_restrict(version) is expected

@@ -116,3 +116,29 @@ def test_baseline_is_robust_and_bounded(values: list[float]) -> None:
     assert mad >= 0
     if values:
         assert min(values) <= middle <= max(values)
+
+
+def test_days_without_usage_count_as_zero_in_the_baseline() -> None:
+    # Cost Explorer omits Athena on the 12 days it was not used; S3 shows every day exists.
+    athena = [100.0 if i in (3, 9) else None for i in range(14)]
+    costs = [c for c in fortnight("Athena", [v or 0.0 for v in athena]) if c.usd]
+    costs += fortnight("S3", [20.0] * 14)
+    costs += [DailyCost(DAY, "Athena", 140), DailyCost(DAY, "S3", 20)]
+    found = find_anomalies(costs, DAY, lookback_days=14, ratio=1.5, min_increase_usd=50)
+    assert [(a.service, a.baseline_usd) for a in found] == [("Athena", 0.0)]
+    rows = top_changes(costs, DAY, lookback_days=14)
+    assert rows[0] == ("Athena", 140.0, 140.0)
+
+
+def test_days_missing_for_every_service_are_not_zero_filled() -> None:
+    # Only three days came back at all (a new account): Athena used on two of them.
+    start = DAY - timedelta(days=3)
+    costs = [
+        DailyCost(start, "Athena", 100.0),
+        DailyCost(start + timedelta(days=1), "Athena", 100.0),
+        DailyCost(start + timedelta(days=2), "S3", 20.0),
+        DailyCost(DAY, "Athena", 140.0),
+    ]
+    found = find_anomalies(costs, DAY, lookback_days=14, ratio=1.5, min_increase_usd=50)
+    assert found == []  # baseline median(100, 100, 0) = 100: x1.4 is below the ratio
+    assert top_changes(costs, DAY, lookback_days=14)[0] == ("Athena", 140.0, 40.0)
