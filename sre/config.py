@@ -478,6 +478,7 @@ class Config:
                 problems.append((f"probes[{i}].name", "missing required key"))
         problems += self._probe_key_problems()
         problems += self._datastore_selector_problems()
+        problems += self._rollback_window_problems()
         if self.cost is not None and self.aws is None:
             problems.append(("cost", "needs an aws section (region, endpoint_url)"))
         if self.backups and self.aws is None:
@@ -519,6 +520,26 @@ class Config:
                         f"datastores[{i}].selector",
                         f"required when several datastores are of kind {store.kind!r} "
                         "(e.g. 'instance=~\"pg-main.*\"')",
+                    )
+                )
+        return problems
+
+    def _rollback_window_problems(self) -> list[tuple[str, str]]:
+        """A rollback trigger's ``for`` must be longer than the rate() window in its
+        queries, or one rate sample alone would span the whole window."""
+        engine = getattr(self.daemon, "rollbacks", None)
+        rate_window = getattr(engine, "rate_window", None)
+        if not isinstance(rate_window, Duration):
+            return []
+        problems = []
+        for i, svc in enumerate(self.services):
+            rb = getattr(svc, "rollback", None)
+            if isinstance(rb, Rollback) and rb.for_.seconds <= rate_window.seconds:
+                problems.append(
+                    (
+                        f"services[{i}].rollback.for",
+                        f"{rb.for_} must be longer than daemon.rollbacks.rate_window "
+                        f"({rate_window})",
                     )
                 )
         return problems

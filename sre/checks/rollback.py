@@ -3,7 +3,8 @@
 A trigger looks at samples of one series over the whole ``for`` window (a Prometheus range
 query) and answers:
 
-* ``fail``       every sample breaches the threshold and the samples cover the window;
+* ``fail``       every sample breaches the threshold and the samples cover the window
+                 (they span ``for`` + the rate window: see :func:`window_verdict`);
 * ``pass``       at least one sample is within the threshold;
 * ``no_verdict`` with a reason when the data cannot support a decision: Prometheus
   unreachable, a query error, no data, NaN, too little traffic, or a window not yet covered.
@@ -32,6 +33,9 @@ NO_VERDICT_REASONS = (
 )
 
 
+SWITCHED_OFF = "rollbacks are switched off globally"
+
+
 @dataclass(frozen=True)
 class TriggerVerdict:
     trigger: str  # error_rate | latency | health
@@ -57,16 +61,22 @@ def window_verdict(
     window_start: float,
     window_end: float,
     step: float,
+    rate_window: float = 0.0,
     query: str = "",
     traffic: Sequence[tuple[float, float]] | None = None,
     min_traffic: float = 0.0,
 ) -> TriggerVerdict:
-    """Judge ``samples`` (timestamp, value) of a range query over ``[window_start, window_end]``.
+    """Judge ``samples`` (timestamp, value) against the ``for`` window
+    ``[window_start, window_end]``; each sample is a ``rate()`` over ``rate_window``.
 
-    The window counts as covered when the first sample is no later than one ``step`` after
-    its start, the last no earlier than two steps before its end, and no two samples are
-    more than two steps apart: a spike shorter than the
-    window, or a gap in the data, can never look like a sustained breach.
+    A sample breaches as soon as its rate window holds a little of a burst: the first
+    breaching sample may see only the burst's start at the end of its window, the last
+    only the burst's end at the start of its window. So samples spanning S prove errors
+    over more than S - ``rate_window``, and the window counts as covered only when the
+    samples span at least ``for`` + ``rate_window``, the last is no earlier than two steps
+    before ``window_end`` and no two are more than two steps apart: a burst shorter than
+    ``for``, or a gap in the data, can never look like a sustained breach. (The range
+    query therefore starts ``for`` + ``rate_window`` before its end.)
     """
     if not samples:
         return no_verdict(trigger, "no_data", query)
@@ -87,9 +97,10 @@ def window_verdict(
         )
     times = [t for t, _ in samples]
     gaps = [b - a for a, b in pairwise(times)]
-    starts_late = times[0] > window_start + step
-    ends_early = times[-1] < window_end - 2 * step
-    if starts_late or ends_early or any(g > 2 * step for g in gaps):
+    eps = 1e-6  # float timestamps
+    too_short = times[-1] - times[0] < window_end - window_start + rate_window - eps
+    ends_early = times[-1] < window_end - 2 * step - eps
+    if too_short or ends_early or any(g > 2 * step + eps for g in gaps):
         return no_verdict(trigger, "window_not_covered", query)
     return TriggerVerdict(
         trigger,
@@ -173,7 +184,7 @@ def decide(
     if state.last_rollback_at is not None and now - state.last_rollback_at < cooldown_seconds:
         return Decision("none", "in cooldown after the last rollback", trigger)
     if not enabled:
-        return Decision("none", "rollbacks are switched off globally", trigger)
+        return Decision("none", SWITCHED_OFF, trigger)
     if dry_run:
         return Decision("dry_run", failed[0].reason, trigger)
     return Decision("rollback", failed[0].reason, trigger)

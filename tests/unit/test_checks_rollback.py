@@ -154,3 +154,63 @@ def test_policy_safety(overrides: dict[str, object], expected: str) -> None:
 def test_without_after_deploy_the_policy_always_acts() -> None:
     old = Revision("7", deployed_at=NOW - 86_400 * 30, previous="6")
     assert policy(revision=old, after_deploy_seconds=None).startswith("rollback")
+
+
+# A burst of 100% errors at constant traffic, as Prometheus answers the range query: each
+# sample is the error ratio over the rate window ending at it (the burst's share of it).
+FOR, RATE_WINDOW, PSTEP, PEND = 120.0, 60.0, 15.0, 100_000.0
+
+
+def prometheus_like(burst: tuple[float, float]) -> list[tuple[float, float]]:
+    span = FOR + RATE_WINDOW  # the engine's range: for + rate_window before the end
+    times = [PEND - span + i * PSTEP for i in range(int(span // PSTEP) + 1)]
+    s, e = burst
+    return [(t, max(0.0, min(t, e) - max(t - RATE_WINDOW, s)) / RATE_WINDOW) for t in times]
+
+
+def judge_burst(burst: tuple[float, float]) -> TriggerVerdict:
+    return window_verdict(
+        "error_rate",
+        prometheus_like(burst),
+        threshold=0.05,
+        window_start=PEND - FOR,
+        window_end=PEND,
+        step=PSTEP,
+        rate_window=RATE_WINDOW,
+    )
+
+
+def test_a_burst_just_under_for_never_fails_wherever_it_lies() -> None:
+    # 115 s of 100% errors with for = 2m and rate_window = 1m: each rate sample breaches
+    # (> 5%) with only 3 s of the burst in its window, yet no placement may fail.
+    length = FOR - 5
+    outcomes = set()
+    for end in range(int(PEND - 400), int(PEND) + 1):
+        verdict = judge_burst((end - length, float(end)))
+        assert verdict.outcome != "fail", f"burst ending at {end - PEND:+.0f}s failed"
+        outcomes.add(verdict.outcome)
+    assert outcomes == {"pass"}
+
+
+def test_a_burst_as_long_as_for_plus_the_rate_smear_fails() -> None:
+    # Errors in every sample's window need > 5% of the first and the last window: a burst
+    # of for + 2 * 3 s + a little, placed right, is a sustained breach.
+    assert judge_burst((PEND - 180 - 4, PEND - 60 + 4)).outcome == "fail"
+    assert judge_burst((PEND - 10_000, PEND)).outcome == "fail"
+
+
+def test_samples_spanning_only_the_for_window_are_not_covered() -> None:
+    # The range query used to start at now - for: a burst of 68 s made every one of those
+    # samples breach. Samples over that short span never prove a sustained breach.
+    samples = [(t, v) for t, v in prometheus_like((PEND - 124, PEND - 56)) if t >= PEND - FOR]
+    assert all(v > 0.05 for _, v in samples)
+    verdict = window_verdict(
+        "error_rate",
+        samples,
+        threshold=0.05,
+        window_start=PEND - FOR,
+        window_end=PEND,
+        step=PSTEP,
+        rate_window=RATE_WINDOW,
+    )
+    assert (verdict.outcome, verdict.reason) == ("no_verdict", "window_not_covered")

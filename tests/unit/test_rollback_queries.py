@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sre.config import Config, parse_config
+from sre.config import Config, ConfigError, parse_config
 from sre.jobs.rollback.queries import promql_duration, trigger_queries
 
 
@@ -50,3 +50,16 @@ def test_an_unset_threshold_has_no_query() -> None:
 @pytest.mark.parametrize(("seconds", "text"), [(60, "60s"), (3, "3s"), (2.5, "2500ms")])
 def test_promql_durations(seconds: float, text: str) -> None:
     assert promql_duration(seconds) == text
+
+
+@pytest.mark.parametrize(("window", "shown"), [("90s", "1m30s"), ("45s", "45s")])
+def test_for_must_be_longer_than_the_rate_window(window: str, shown: str) -> None:
+    # rate_window is 90s: a `for` of 90s or less is one rate sample's worth of data.
+    with pytest.raises(ConfigError) as err:
+        cfg(**{"for": window})
+    problems = [str(p) for p in err.value.problems]
+    assert problems == [
+        f"services[0].rollback.for: {shown} must be longer than "
+        "daemon.rollbacks.rate_window (1m30s)"
+    ]
+    assert cfg(**{"for": "91s"}).services[0].rollback is not None

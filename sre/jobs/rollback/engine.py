@@ -21,6 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import Counter, Gauge
 
 from sre.checks.rollback import (
+    SWITCHED_OFF,
     Decision,
     Revision,
     TriggerVerdict,
@@ -156,9 +157,14 @@ class RollbackFeature(Feature):
         rb = svc.rollback
         assert rb is not None
         q = trigger_queries(self.cfg, svc)
-        step = self.engine.step.seconds
-        start, end = now - rb.for_.seconds, now
-        window = {"start": start, "end": end, "step": step}
+        step, rate_window = self.engine.step.seconds, self.engine.rate_window.seconds
+        # Each sample is a rate() over rate_window, which breaches as soon as its window
+        # holds a little of a burst: samples must span for + rate_window to prove the
+        # errors lasted the whole `for` (see window_verdict). Whole steps, so that
+        # Prometheus' step-aligned samples land on both ends.
+        span = math.ceil((rb.for_.seconds + rate_window) / step - 1e-9) * step
+        start, end = now - span, now
+        window = {"start": start, "end": end, "step": step, "rate_window": rate_window}
         checks = [
             ("error_rate", q.error_ratio, rb.error_rate_above),
             ("latency", q.latency_p95, rb.latency_p95_above_seconds),
@@ -182,9 +188,10 @@ class RollbackFeature(Feature):
                     trigger,
                     samples,
                     threshold=threshold,
-                    window_start=start,
+                    window_start=now - rb.for_.seconds,
                     window_end=end,
                     step=step,
+                    rate_window=rate_window,
                     query=query,
                     traffic=traffic,
                     min_traffic=rb.min_request_rate,
@@ -291,9 +298,15 @@ class RollbackFeature(Feature):
     ) -> str:
         name = svc.name
         rev = revision.revision if revision else None
-        if decision.action == "rollback" and rev is not None and not self.state.claim(name, rev):
+        if (
+            decision.action == "rollback"
+            and rev is not None
+            and not self.state.claim_rollback(name, rev, self.ctx.clock(), self.pending(svc))
+        ):
             decision = replace(decision, action="none", reason=f"already rolled back from {rev}")
             data = {**data, "action": "none", "reason": f"{decision.reason} (idempotency key)"}
+        if decision.reason == SWITCHED_OFF and rev is not None:
+            return self.switched_off(svc, data, rev, manual=manual)
         if decision.action == "none" or rev is None:
             if manual or self.blocked.get(name) != (rev, decision.reason):
                 self.blocked[name] = (rev, decision.reason)
@@ -323,6 +336,36 @@ class RollbackFeature(Feature):
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return f"rolling back {name} from revision {rev} to {prev}"
+
+    def pending(self, svc: Service) -> str:
+        """The freeze stored with the claim, before anything runs: the episode for a
+        command target without revisions, else ``PENDING`` (the first revision read
+        afterwards, by this daemon or a restarted one)."""
+        assert svc.rollback is not None
+        target = svc.rollback.target
+        if target.kind == "command" and not target.revision_argv:
+            return f"episode-{self.state.load(svc.name).episode}"
+        return PENDING
+
+    def switched_off(self, svc: Service, data: dict[str, Any], rev: str, *, manual: bool) -> str:
+        """The global switch blocked a rollback: recorded and announced (once per
+        revision, as a dry run), nothing runs."""
+        name = svc.name
+        answer = f"{name} not rolled back: {data['reason']}"
+        if not manual and not self.state.claim_switched_off(name, rev):
+            return answer
+        self.blocked[name] = (rev, data["reason"])
+        audit_id = self.ctx.store.audit_add(report.KIND, name, data)
+        key = f"rollback-switched-off:{name}:{rev}" + (f":{audit_id}" if manual else "")
+        self.ctx.notices.notify(report.announce(data, key))
+        log.warning(
+            "%s: rollbacks switched off globally, would roll back %s -> %s (trigger %s)",
+            name,
+            rev,
+            data["previous"],
+            data["trigger"],
+        )
+        return answer
 
     async def execute(self, svc: Service, data: dict[str, Any], key: str) -> str:
         rb = svc.rollback

@@ -108,7 +108,8 @@ def routes(store: Store) -> list[web.RouteDef]:
     async def rollbacks(request: web.Request) -> web.Response:
         service = request.query.get("service") or None
         raw = request.query.get("limit", "100")
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        # "²".isdigit() is True but int("²") fails: ASCII digits only.
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
             return web.json_response(
                 {"error": f"limit must be a whole number from 1 to {MAX_LIMIT}"}, status=400
             )
@@ -135,16 +136,19 @@ def _seen(verdicts: Sequence[Mapping[str, Any]]) -> str:
 
 def announce(data: Mapping[str, Any], key: str) -> Notice:
     service, action = data["service"], data["action"]
-    dry = action == "dry_run"
+    off = action == "none" and not data.get("enabled", True)  # the global switch
+    dry = action == "dry_run" or off
+    verb = "Rollbacks switched off: would roll back" if off else "Dry run: would roll back"
     title = (
-        f"{'Dry run: would roll back' if dry else 'Rolling back'} {service} "
+        f"{verb if dry else 'Rolling back'} {service} "
         f"from revision {data['revision']} to {data['previous']}"
     )
-    done = (
-        "Nothing was run (dry_run)."
-        if dry
-        else f"Running the {data['target']['kind']} rollback now; the result follows in thread."
-    )
+    if off:
+        done = "Nothing was run (daemon.rollbacks.enabled is false)."
+    elif dry:
+        done = "Nothing was run (dry_run)."
+    else:
+        done = f"Running the {data['target']['kind']} rollback now; the result follows in thread."
     text = (
         f"*Seen:* {data['reason']} (trigger {data['trigger']}, by {data['requested_by']})\n"
         f"{_seen(data.get('verdicts', []))}\n*Done:* {done}"

@@ -7,7 +7,11 @@
 * the core ``idempotency`` table, scope ``rollback``: key ``<service>@<from-revision>``,
   claimed once before anything runs, so a restart never rolls back twice from the same
   revision. Dry runs claim in scope ``rollback-dry-run`` (announced once per revision,
-  and the real key stays free for when dry_run is switched off).
+  and the real key stays free for when dry_run is switched off); a fail blocked only by
+  the global switch claims in ``rollback-switched-off`` (announced once per revision).
+* the claim and a *pending* freeze (``last_rollback_at`` = now, ``frozen_revision`` =
+  ``PENDING``) are stored before anything runs, so a daemon killed mid-rollback comes
+  back frozen and in cooldown, never rolling back again from the revision it rolled to.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sre.daemon.store import Store
 COMPONENT = "rollback"
 SCOPE = "rollback"
 DRY_RUN_SCOPE = "rollback-dry-run"
+SWITCHED_OFF_SCOPE = "rollback-switched-off"  # the global switch's announcement, once per rev
 PENDING = "\x00pending"  # frozen, the revision rolled back to not read yet
 
 MIGRATIONS = (
@@ -99,6 +104,31 @@ class RollbackState:
 
     def claim(self, service: str, revision: str, *, dry_run: bool = False) -> bool:
         return self.store.claim(DRY_RUN_SCOPE if dry_run else SCOPE, key(service, revision))
+
+    def claim_rollback(self, service: str, revision: str, now: float, frozen: str) -> bool:
+        """Claim ``<service>@<revision>`` and, in the same transaction, start the cooldown
+        and freeze the service (``frozen``: ``PENDING`` or the episode) *before* anything
+        runs: a daemon killed mid-rollback must come back frozen, not roll back again
+        from the revision it rolled back to. False when the key was claimed already."""
+        with self.store.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO idempotency (scope, key, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (SCOPE, key(service, revision), now),
+            )
+            if cur.rowcount != 1:
+                return False
+            db.execute(
+                "INSERT INTO rollback_state (service, last_rollback_at, frozen_revision) "
+                "VALUES (?, ?, ?) ON CONFLICT(service) DO UPDATE SET "
+                "last_rollback_at = excluded.last_rollback_at, "
+                "frozen_revision = excluded.frozen_revision",
+                (service, now, frozen),
+            )
+        return True
+
+    def claim_switched_off(self, service: str, revision: str) -> bool:
+        return self.store.claim(SWITCHED_OFF_SCOPE, key(service, revision))
 
     def policy(self, state: ServiceState, revision: str | None) -> PolicyState:
         claimed = revision is not None and self.claimed(state.service, revision)
