@@ -36,6 +36,13 @@ FOR_S, SCRAPE_S = 10.0, 1.0
 HEALTHY = {"rps": 20.0, "error_ratio": 0.0}
 
 
+# rate() needs two samples inside its window: with a 1 s scrape, 2 s is the shortest window
+# that works. The decision can take up to rate_window longer than the formula,
+# because the whole window must breach for `for` *after* the rate smear (no burst shorter
+# than `for` can ever look sustained).
+RATE_WINDOW_MS = 2000
+
+
 def config(tmp: Path, prom_url: str, names: list[str], script: Path, interval: float) -> Path:
     services = [
         {
@@ -64,7 +71,11 @@ def config(tmp: Path, prom_url: str, names: list[str], script: Path, interval: f
             "listen": f"127.0.0.1:{free_port()}",
             "state": f"sqlite:///{tmp}/state.db",
             "shutdown_timeout": "5s",
-            "rollbacks": {"interval": f"{interval:g}s", "rate_window": "3s", "step": "1s"},
+            "rollbacks": {
+                "interval": f"{interval:g}s",
+                "rate_window": f"{RATE_WINDOW_MS}ms",
+                "step": "1s",
+            },
         },
     }
     path = tmp / "sre.yaml"
@@ -152,7 +163,10 @@ def main(argv: list[str]) -> int:
         calls = invocations(record)
         measured = [d for d in delays if d is not None]
         print()
-        print(f"evaluation interval {args.interval:g}s, for {FOR_S:g}s, scrape {SCRAPE_S:g}s")
+        print(
+            f"evaluation interval {args.interval:g}s, for {FOR_S:g}s, scrape {SCRAPE_S:g}s, "
+            f"rate window {RATE_WINDOW_MS / 1000:g}s"
+        )
         print(f"decision time, {len(runs)} runs (target <= {target:g} s):")
         if measured:
             print(
