@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("publish: not attempted, the render has problems (see above)", file=sys.stderr)
         return code
     print("\nPublishing" + (" (dry run)" if args.dry_run else ""), flush=True)
-    from sre.render.publish import publish
+    from sre.publish import publish
 
     return publish(cfg, out, dry_run=args.dry_run, prune=args.prune)
 

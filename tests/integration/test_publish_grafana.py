@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from sre.config import Config, parse_config
-from sre.render.publish import publish
+from sre.publish import publish
 from tests.helpers import free_port
 from tests.helpers.fake_grafana import FakeGrafana
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from sre.config import Config, parse_config
-from sre.render.publish import MANIFEST, publish
+from sre.publish import MANIFEST, publish
 from tests.helpers import find_binary, free_port, wait_for_http
 
 pytestmark = pytest.mark.integration

@@ -2,8 +2,8 @@
 to Prometheus. Prints a plan first, then applies it (unless ``--dry-run``).
 
 The decisions live in ``sre.render.plan`` (pure); the talking lives in ``sre.clients``.
-The clients are imported inside the functions so a plain render never loads a network
-library.
+This module is the glue between them, outside ``sre.render`` so that the renderer stays
+free of I/O (``python -m sre.render`` imports it only when ``--publish`` is given).
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
+from sre.clients import ClientError
+from sre.clients.git import short_commit
+from sre.clients.grafana import GrafanaClient, grafana_client
+from sre.clients.prometheus import prometheus_client
 from sre.config import Config, GrafanaConfig
 from sre.render import plan as planning
-
-if TYPE_CHECKING:
-    from sre.clients import ClientError
-    from sre.clients.grafana import GrafanaClient
 
 # Lists the rule files a publish wrote into prometheus.rules_dir, so that the next publish
 # removes only its own stale files and never one that someone else put there.
@@ -116,8 +116,6 @@ def _explain(uid: str, err: ClientError) -> str:
 async def _dashboards(
     g: GrafanaConfig, system: str, out_dir: Path, *, dry_run: bool, prune: bool, message: str | None
 ) -> int:
-    from sre.clients import ClientError
-    from sre.clients.grafana import grafana_client
 
     token = os.environ.get(g.token_env, "")
     if not token:
@@ -151,7 +149,6 @@ async def _plan_and_apply(
     prune: bool,
     message: str | None,
 ) -> int:
-    from sre.clients import ClientError
 
     local = [_with_tag(d, g.ownership_tag) for d in local]
     folder = await client.get_folder(uid)
@@ -180,8 +177,6 @@ async def _plan_and_apply(
         await client.create_folder(uid, g.folder)
         print(f"grafana: created folder {uid}")
     if message is None:
-        from sre.clients.git import short_commit
-
         message = short_commit() or "sre render"
     failures = 0
     by_uid = {d["uid"]: d for d in local}
@@ -207,7 +202,6 @@ async def _plan_and_apply(
 
 
 async def _prune(client: GrafanaClient, stale: Iterable[planning.PrunePlan]) -> int:
-    from sre.clients import ClientError
 
     failures = 0
     for s in stale:
@@ -315,8 +309,6 @@ def _restore(dest: Path, before: dict[str, bytes | None]) -> None:
 
 
 async def _reload(url: str, groups: list[str], dest: Path, before: dict[str, bytes | None]) -> int:
-    from sre.clients import ClientError
-    from sre.clients.prometheus import prometheus_client
 
     async with prometheus_client(url) as client:
         try:
