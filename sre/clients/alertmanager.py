@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 
 from sre.clients import ClientError
+from sre.clients.http import exchange
 
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 
@@ -24,21 +25,14 @@ class AlertmanagerClient:
         self._session = session
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        url = f"{self.base_url}{path}"
-        try:
-            async with self._session.request(method, url, timeout=TIMEOUT, **kwargs) as resp:
-                text = await resp.text()
-                status = resp.status
-        except (TimeoutError, aiohttp.ClientConnectionError) as err:
-            raise ClientError(
-                "unreachable",
-                f"Alertmanager at {self.base_url} is unreachable: {type(err).__name__}",
-                retryable=True,
-            ) from None
-        except aiohttp.ClientError as err:
-            raise ClientError(
-                "bad_response", f"Alertmanager {path}: {err}", retryable=True
-            ) from None
+        status, text = await exchange(
+            self._session,
+            method,
+            f"{self.base_url}{path}",
+            system=f"Alertmanager at {self.base_url}",
+            timeout=TIMEOUT,
+            **kwargs,
+        )
         if status >= 300:
             detail = " ".join(text.split())[:200] or f"HTTP {status}"
             raise ClientError(

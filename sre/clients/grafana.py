@@ -18,6 +18,7 @@ from urllib.parse import quote
 import aiohttp
 
 from sre.clients import ClientError
+from sre.clients.http import exchange
 
 log = logging.getLogger(__name__)
 
@@ -36,23 +37,15 @@ class GrafanaClient:
         params: list[tuple[str, str]] | None = None,
         body: dict[str, Any] | None = None,
     ) -> Any:
-        url = f"{self._base}{path}"
-        try:
-            async with self._session.request(
-                method, url, params=params, json=body, headers=self._headers
-            ) as resp:
-                text = await resp.text()
-                status = resp.status
-        except (TimeoutError, aiohttp.ClientConnectionError) as err:
-            raise ClientError(
-                "unreachable",
-                f"Grafana at {self._base} is unreachable: {type(err).__name__}: {err}",
-                retryable=True,
-            ) from None
-        except aiohttp.ClientError as err:
-            raise ClientError(
-                "bad_response", f"Grafana {method} {path}: {err}", retryable=True
-            ) from None
+        status, text = await exchange(
+            self._session,
+            method,
+            f"{self._base}{path}",
+            system=f"Grafana at {self._base}",
+            params=params,
+            json=body,
+            headers=self._headers,
+        )
         log.debug("grafana %s %s -> %s", method, path, status)
         data = _json(text)
         if 200 <= status < 300:

@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 
 from sre.clients import ClientError
+from sre.clients.http import exchange
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +41,20 @@ class PrometheusClient:
     async def _request(
         self, method: str, path: str, params: dict[str, str] | None = None
     ) -> tuple[int, str]:
-        try:
-            async with self._session.request(method, f"{self._base}{path}", params=params) as resp:
-                return resp.status, await resp.text()
-        except (TimeoutError, aiohttp.ClientConnectionError) as err:
-            raise ClientError(
-                "unreachable",
-                f"Prometheus at {self._base} is unreachable: {type(err).__name__}: {err}",
-                retryable=True,
-            ) from None
-        except aiohttp.ClientError as err:
-            raise ClientError("bad_response", f"Prometheus {path}: {err}", retryable=True) from None
+        return await exchange(
+            self._session,
+            method,
+            f"{self._base}{path}",
+            system=f"Prometheus at {self._base}",
+            params=params,
+        )
 
-    async def _get_api(self, path: str, params: dict[str, str] | None = None) -> Any:
+    async def _get_api(
+        self, path: str, params: dict[str, str] | None = None, *, failed: str = "bad_response"
+    ) -> Any:
+        """The ``data`` of a JSON API answer. An answer that is not ``success`` raises with
+        reason ``failed`` (queries pass ``query_error``); one that is not JSON at all is a
+        ``bad_response`` (a proxy's error page, say)."""
         status, text = await self._request("GET", path, params)
         try:
             body = json.loads(text)
@@ -63,10 +65,10 @@ class PrometheusClient:
                 "bad_response", f"Prometheus {path} answered {status}: not JSON", retryable=False
             )
         if status != 200 or body.get("status") != "success":
-            error = body.get("error") or f"HTTP {status}"
-            raise ClientError(
-                "bad_response", f"Prometheus {path}: {error}", retryable=status >= 500
-            )
+            error = str(body.get("error") or f"HTTP {status}")[:300]
+            kind = body.get("errorType")
+            detail = f"{kind}: {error}" if kind else error
+            raise ClientError(failed, f"Prometheus {path}: {detail}", retryable=status >= 500)
         return body.get("data")
 
     # ------------------------------------------------------------------ lifecycle
@@ -115,31 +117,12 @@ class PrometheusClient:
 
     # ------------------------------------------------------------------ queries
 
-    async def _get_query(self, path: str, params: dict[str, str]) -> Any:
-        """Like ``_get_api``, but a rejected or failed query is ``query_error``."""
-        status, text = await self._request("GET", path, params)
-        try:
-            body = json.loads(text)
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise ClientError(
-                "bad_response", f"Prometheus {path} answered {status}: not JSON", retryable=False
-            )
-        if body.get("status") != "success":
-            error = str(body.get("error") or f"HTTP {status}")[:300]
-            kind = body.get("errorType") or "error"
-            raise ClientError(
-                "query_error", f"Prometheus {path}: {kind}: {error}", retryable=status >= 500
-            )
-        return body.get("data")
-
     async def query(self, expr: str, at: float | None = None) -> list[Sample]:
         """Instant query: one value per series (``/api/v1/query``)."""
         params = {"query": expr}
         if at is not None:
             params["time"] = f"{at:.3f}"
-        data = await self._get_query("/api/v1/query", params)
+        data = await self._get_api("/api/v1/query", params, failed="query_error")
         return [
             Sample(labels, points[0][1] if points else math.nan)
             for labels, points in _series(data, "vector", "value")
@@ -153,7 +136,7 @@ class PrometheusClient:
             "end": f"{end:.3f}",
             "step": f"{step:g}",
         }
-        data = await self._get_query("/api/v1/query_range", params)
+        data = await self._get_api("/api/v1/query_range", params, failed="query_error")
         return [
             Series(labels, tuple(points)) for labels, points in _series(data, "matrix", "values")
         ]
