@@ -15,7 +15,6 @@ from statistics import median
 from typing import Literal
 
 Outcome = Literal["pass", "fail", "no_verdict"]
-STEPS = ("freshness", "size", "integrity", "restore")
 
 
 @dataclass(frozen=True)

@@ -114,13 +114,6 @@ def _window_history(
     }
 
 
-def totals_by_day(costs: Iterable[DailyCost]) -> dict[date, float]:
-    out: dict[date, float] = {}
-    for cost in costs:
-        out[cost.day] = out.get(cost.day, 0.0) + cost.usd
-    return out
-
-
 def month_to_date(costs: Iterable[DailyCost], today: date) -> float:
     """Cost of this month's days before ``today`` (estimated days included)."""
     first = today.replace(day=1)

@@ -85,7 +85,3 @@ class AlertmanagerClient:
         if not isinstance(silence_id, str):
             raise ClientError("bad_response", "Alertmanager gave no silenceID", retryable=False)
         return silence_id
-
-    async def silences(self) -> list[dict[str, Any]]:
-        data = await self._request("GET", "/api/v2/silences")
-        return [s for s in data if isinstance(s, dict)] if isinstance(data, list) else []

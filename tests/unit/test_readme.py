@@ -8,7 +8,7 @@ import typing
 from pathlib import Path
 from typing import Any, get_args, get_type_hints
 
-from sre.catalog import DAEMON_METRICS
+from sre.catalog import AGENT_METRICS, DAEMON_METRICS
 from sre.config import Config
 from sre.schema import yaml_key
 
@@ -54,3 +54,8 @@ def test_every_config_key_is_documented() -> None:
 def test_every_daemon_metric_is_documented() -> None:
     missing = sorted(name for name in DAEMON_METRICS if name not in CODE_WORDS)
     assert missing == [], f"metrics missing from README.md: {missing}"
+
+
+def test_every_metric_this_project_defines_for_agents_is_documented() -> None:
+    missing = sorted(name for name in AGENT_METRICS if name not in CODE_WORDS)
+    assert missing == [], f"agent/queue metrics missing from README.md: {missing}"
