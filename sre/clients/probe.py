@@ -3,7 +3,7 @@
 Fresh-connection probes (the default) speak a minimal HTTP/1.1 over an asyncio protocol:
 one connection, ``Connection: close``, read to the end of the response, close. Nothing is
 pooled, cached or resumed (TLS included), so a dead server can never hide behind a reused
-socket. ``benchmarks/probes`` measures it at ~1.7x the fresh-connection probes per
+socket. ``benchmarks/probes`` measures it at 1.6-1.9x the fresh-connection probes per
 CPU-second of aiohttp (shared ``force_close`` connector, aiohttp's cheapest such setup).
 Redirects are not followed: the probe reports the status it got (list 301/302 in
 ``expect_status`` to accept them).
