@@ -252,7 +252,8 @@ def test_a_backwards_clock_step_does_not_stall_the_engine(tmp_path: Path) -> Non
             before = (probes.status("api", "web") or EMPTY).consecutive_successes
             await wait_for(
                 lambda: (probes.status("api", "web") or EMPTY).consecutive_successes >= before + 3
-            )
+            )  # raises when the engine stalls
+            assert (probes.status("api", "web") or EMPTY).consecutive_successes >= before + 3
             await probes.stop(1.0)
             await probes.ctx.session.close()
             store.close()
