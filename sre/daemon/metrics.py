@@ -36,7 +36,8 @@ def catalog_metric(registry: CollectorRegistry, name: str, **kwargs: Any) -> Any
 
 
 class DaemonMetrics:
-    """Core metrics: info, job runs, probe engine heartbeats."""
+    """Core metrics: info, job runs, probe engine heartbeats, and those several features
+    share (AWS errors)."""
 
     def __init__(self, registry: CollectorRegistry, version: str, config_sha256: str) -> None:
         self.registry = registry
@@ -54,6 +55,8 @@ class DaemonMetrics:
         self.probe_heartbeat: Gauge = catalog_metric(
             registry, "sre_probe_engine_heartbeat_timestamp_seconds"
         )
+        # Shared by the cost and backup features, so it lives with the core metrics.
+        self.aws_errors: Counter = catalog_metric(registry, "sre_aws_errors_total")
 
 
 class ProbeResult(Protocol):

@@ -90,7 +90,7 @@ class BackupsFeature(Feature):
         self.backups = list(backups)
         if client is None:
             assert ctx.config.aws is not None
-            client = aws_client(ctx.config.aws, ctx.registry)
+            client = aws_client(ctx.config.aws, ctx.metrics.aws_errors)
         self.client = client
         self.restorer = restorer
         self.history = History(ctx.store)

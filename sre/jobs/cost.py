@@ -93,7 +93,7 @@ class CostFeature(Feature):
             self.budget.labels(period="monthly").set(cfg.monthly_budget_usd)
         if client is None:
             assert ctx.config.aws is not None
-            client = aws_client(ctx.config.aws, registry)
+            client = aws_client(ctx.config.aws, ctx.metrics.aws_errors)
         client.on_request = self._counted(client.on_request)
         self.client = client
 

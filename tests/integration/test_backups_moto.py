@@ -85,7 +85,7 @@ async def run_backups(
     aws = {"region": "us-west-2", "endpoint_url": endpoint}
     async with feature_ctx(tmp, FixedClock(now), aws=aws, backups=backups) as ctx:
         assert ctx.config.aws is not None
-        client = aws_client(ctx.config.aws, ctx.registry, attempts=2, backoff=0.01)
+        client = aws_client(ctx.config.aws, ctx.metrics.aws_errors, attempts=2, backoff=0.01)
         await check(ctx, BackupsFeature(ctx, ctx.config.backups, client))
 
 

@@ -112,7 +112,7 @@ async def run_restore(tmp: Path, moto: MotoServer, cfg: dict[str, Any], check: A
     aws = {"region": "us-west-2", "endpoint_url": moto.url}
     async with feature_ctx(tmp, FixedClock(time.time()), aws=aws, backups=[cfg]) as ctx:
         assert ctx.config.aws is not None
-        client = aws_client(ctx.config.aws, ctx.registry, attempts=2, backoff=0.01)
+        client = aws_client(ctx.config.aws, ctx.metrics.aws_errors, attempts=2, backoff=0.01)
         await check(ctx, BackupsFeature(ctx, ctx.config.backups, client))
 
 

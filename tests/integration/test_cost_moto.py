@@ -93,7 +93,7 @@ async def run_cost(tmp: Path, endpoint: str, check: Any, *, attempts: int = 3, *
     aws = {"region": "us-west-2", "endpoint_url": endpoint}
     async with feature_ctx(tmp, FixedClock(NOON), aws=aws, cost={**COST, **cost}) as ctx:
         assert ctx.config.aws is not None and ctx.config.cost is not None
-        client = aws_client(ctx.config.aws, ctx.registry, attempts=attempts, backoff=0.01)
+        client = aws_client(ctx.config.aws, ctx.metrics.aws_errors, attempts=attempts, backoff=0.01)
         await check(ctx, CostFeature(ctx, ctx.config.cost, client))
 
 
