@@ -58,25 +58,6 @@ UP_DOWN = _zero_one("DOWN", "UP")
 PASS_FAIL = _zero_one("FAIL", "PASS")
 
 
-# ----------------------------------------------------------------------------- PromQL bits
-
-
-def sel(*matchers: str) -> str:
-    """``{a, b}`` from label matchers; empty ones (an unset selector) are dropped."""
-    parts = [m.strip() for m in matchers if m and m.strip()]
-    return "{" + ", ".join(parts) + "}" if parts else ""
-
-
-def metric(name: str, *matchers: str) -> str:
-    return name + sel(*matchers)
-
-
-def regex_of(values: Sequence[str]) -> str:
-    """A regex alternation of literal values, for ``=~`` matchers built from the config."""
-    escaped = sorted({v.replace(".", "\\\\.") for v in values})
-    return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
-
-
 # ----------------------------------------------------------------------------- queries
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from dashboards import _panels as P
 from sre import catalog as C
+from sre import promql
 from sre.config import Config
 
 SLUG = "agents"
@@ -17,10 +18,10 @@ def build(cfg: Config) -> Any:
     a = cfg.selectors.agents
 
     def raw(name: str) -> str:
-        return P.metric(name, a, _AGENT)
+        return promql.metric(name, a, _AGENT)
 
-    queue_len = P.metric(C.QUEUE_LENGTH, a)
-    queue_age = P.metric(C.QUEUE_OLDEST_AGE, a)
+    queue_len = promql.metric(C.QUEUE_LENGTH, a)
+    queue_age = promql.metric(C.QUEUE_OLDEST_AGE, a)
     panels = [
         P.row("Throughput"),
         P.stat(
@@ -65,7 +66,7 @@ def build(cfg: Config) -> Any:
             "Tasks processed per agent",
             "Tasks finished per second by each agent (5m rate).",
             "ops",
-            [P.q(f"sum by (agent) ({P.metric(C.AGENT_PROCESSED_RATE, _AGENT)})", "{{agent}}")],
+            [P.q(f"sum by (agent) ({promql.metric(C.AGENT_PROCESSED_RATE, _AGENT)})", "{{agent}}")],
             w=8,
         ),
         P.timeseries(
@@ -85,7 +86,7 @@ def build(cfg: Config) -> Any:
             "Failure ratio per agent",
             "Share of each agent's tasks that failed (5m). The red line is the alert threshold.",
             "percentunit",
-            [P.q(f"max by (agent) ({P.metric(C.AGENT_FAILURE_RATIO, _AGENT)})", "{{agent}}")],
+            [P.q(f"max by (agent) ({promql.metric(C.AGENT_FAILURE_RATIO, _AGENT)})", "{{agent}}")],
             w=8,
             min_=0,
             steps=((P.GREEN, None), (P.RED, cfg.thresholds.agent_failure_ratio_above)),
@@ -106,7 +107,7 @@ def build(cfg: Config) -> Any:
             "Processing time p95 per agent",
             "95th percentile task duration per agent (5m). The red line is the alert threshold.",
             "s",
-            [P.q(f"max by (agent) ({P.metric(C.AGENT_P95, _AGENT)})", "{{agent}}")],
+            [P.q(f"max by (agent) ({promql.metric(C.AGENT_P95, _AGENT)})", "{{agent}}")],
             min_=0,
             steps=((P.GREEN, None), (P.RED, cfg.thresholds.agent_p95_seconds_above)),
             threshold_style="line",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from dashboards import _panels as P
+from sre import promql
 from sre.config import Config, Datastore
 
 SLUG = "datastores"
@@ -18,7 +19,7 @@ _UP_STEPS = ((P.RED, None), (P.GREEN, 1))
 
 def _postgres(cfg: Config, ds: Datastore) -> list[Any]:
     def m(name: str) -> str:
-        return P.metric(name, cfg.selectors.postgres, ds.selector)
+        return promql.metric(name, cfg.selectors.postgres, ds.selector)
 
     def rate(name: str) -> str:
         return f"sum by (instance) (rate({m(name)}{_RATE}))"
@@ -112,7 +113,7 @@ def _postgres(cfg: Config, ds: Datastore) -> list[Any]:
 
 def _redis(cfg: Config, ds: Datastore) -> list[Any]:
     def m(name: str) -> str:
-        return P.metric(name, cfg.selectors.redis, ds.selector)
+        return promql.metric(name, cfg.selectors.redis, ds.selector)
 
     def rate(name: str) -> str:
         return f"sum by (instance) (rate({m(name)}{_RATE}))"

@@ -6,6 +6,7 @@ from typing import Any
 
 from dashboards import _panels as P
 from sre import catalog as C
+from sre import promql
 from sre.config import Config
 
 SLUG = "overview"
@@ -15,7 +16,7 @@ _SVC = 'service=~"$service"'
 def build(cfg: Config) -> Any:
     s = cfg.selectors
     p95 = C.LATENCY_QUANTILES["p95"]
-    probe = P.metric("sre_probe_success", s.daemon, _SVC)
+    probe = promql.metric("sre_probe_success", s.daemon, _SVC)
     panels = [
         P.row("Services"),
         P.stat(
@@ -38,10 +39,10 @@ def build(cfg: Config) -> Any:
             "none",
             [
                 P.instant(f"min by (service) ({probe})"),
-                P.instant(f"min by (service) ({P.metric('up', s.applications, _SVC)})"),
-                P.instant(f"sum by (service) ({P.metric(C.REQUEST_RATE, _SVC)})"),
-                P.instant(f"max by (service) ({P.metric(C.ERROR_RATIO, _SVC)})"),
-                P.instant(f"max by (service) ({P.metric(p95, _SVC)})"),
+                P.instant(f"min by (service) ({promql.metric('up', s.applications, _SVC)})"),
+                P.instant(f"sum by (service) ({promql.metric(C.REQUEST_RATE, _SVC)})"),
+                P.instant(f"max by (service) ({promql.metric(C.ERROR_RATIO, _SVC)})"),
+                P.instant(f"max by (service) ({promql.metric(p95, _SVC)})"),
             ],
             columns=[
                 P.Column("Probe", "none", ((P.RED, None), (P.GREEN, 1)), P.UP_DOWN),
@@ -57,7 +58,7 @@ def build(cfg: Config) -> Any:
             "Request rate",
             "Requests per second per service, all status codes.",
             "reqps",
-            [P.q(f"sum by (service) ({P.metric(C.REQUEST_RATE, _SVC)})", "{{service}}")],
+            [P.q(f"sum by (service) ({promql.metric(C.REQUEST_RATE, _SVC)})", "{{service}}")],
             w=8,
         ),
         P.timeseries(
@@ -65,7 +66,7 @@ def build(cfg: Config) -> Any:
             "Share of responses with a 5xx status per service. The red line is the 5% "
             "alerting threshold.",
             "percentunit",
-            [P.q(f"max by (service) ({P.metric(C.ERROR_RATIO, _SVC)})", "{{service}}")],
+            [P.q(f"max by (service) ({promql.metric(C.ERROR_RATIO, _SVC)})", "{{service}}")],
             w=8,
             min_=0,
             steps=((P.GREEN, None), (P.RED, 0.05)),
@@ -75,7 +76,7 @@ def build(cfg: Config) -> Any:
             "Latency p95",
             "95th percentile request latency per service over 5m windows.",
             "s",
-            [P.q(f"max by (service) ({P.metric(p95, _SVC)})", "{{service}}")],
+            [P.q(f"max by (service) ({promql.metric(p95, _SVC)})", "{{service}}")],
             w=8,
             min_=0,
         ),
@@ -95,7 +96,7 @@ def build(cfg: Config) -> Any:
             "Queue length",
             "Tasks waiting in each Redis queue.",
             "short",
-            [P.q(f"sum by (queue) ({P.metric(C.QUEUE_LENGTH, s.agents)})", "{{queue}}")],
+            [P.q(f"sum by (queue) ({promql.metric(C.QUEUE_LENGTH, s.agents)})", "{{queue}}")],
             w=8,
             h=9,
             min_=0,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from dashboards import _panels as P
+from sre import promql
 from sre.config import Config
 
 SLUG = "resources"
@@ -27,7 +28,7 @@ def _node_panels(cfg: Config) -> list[Any]:
     node = cfg.selectors.node
 
     def m(name: str, *extra: str) -> str:
-        return P.metric(name, node, _INSTANCE, *extra)
+        return promql.metric(name, node, _INSTANCE, *extra)
 
     def net(direction: str) -> P.Query:
         name = f"node_network_{direction}_bytes_total"
@@ -115,7 +116,7 @@ def _pod_panels(cfg: Config) -> list[Any]:
     cadvisor = cfg.selectors.cadvisor
 
     def m(name: str, *extra: str) -> str:
-        return P.metric(name, cadvisor, _NAMESPACE, *extra)
+        return promql.metric(name, cadvisor, _NAMESPACE, *extra)
 
     def by_pod(expr: str, legend: str = "{{namespace}}/{{pod}}") -> P.Query:
         return P.q(f"sum by (namespace, pod) ({expr})", legend)
@@ -175,13 +176,13 @@ def _pod_panels(cfg: Config) -> list[Any]:
 
 def _restart_panels(cfg: Config) -> list[Any]:
     s = cfg.selectors
-    restarts = P.metric(
+    restarts = promql.metric(
         "kube_pod_container_status_restarts_total", s.kube_state_metrics, _NAMESPACE
     )
-    oom_reason = P.metric(
+    oom_reason = promql.metric(
         "kube_pod_container_status_last_terminated_reason", s.kube_state_metrics, _NAMESPACE, _OOM
     )
-    oom_events = P.metric("container_oom_events_total", s.cadvisor, _NAMESPACE, _CONTAINER)
+    oom_events = promql.metric("container_oom_events_total", s.cadvisor, _NAMESPACE, _CONTAINER)
     return [
         P.row("Restarts and OOM kills"),
         P.timeseries(
@@ -252,12 +253,14 @@ def build(cfg: Config) -> Any:
         _node_panels(cfg) + _pod_panels(cfg) + _restart_panels(cfg),
         variables=[
             P.variable(
-                "instance", "Node", f"label_values({P.metric('node_uname_info', s.node)}, instance)"
+                "instance",
+                "Node",
+                f"label_values({promql.metric('node_uname_info', s.node)}, instance)",
             ),
             P.variable(
                 "namespace",
                 "Namespace",
-                f"label_values({P.metric('kube_pod_info', s.kube_state_metrics)}, namespace)",
+                f"label_values({promql.metric('kube_pod_info', s.kube_state_metrics)}, namespace)",
             ),
         ],
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 from dashboards import _panels as P
 from sre import catalog as C
+from sre import promql
 from sre.config import Config
 
 SLUG = "service-performance"
@@ -19,20 +20,20 @@ _ERROR_CODES = 'code=~"[45].."'
 def _saturation(cfg: Config, usage: str, resource: str) -> str:
     """Per pod: usage / limit. ``usage`` is a cAdvisor expression summed by pod."""
     s = cfg.selectors
-    ns = f'namespace=~"{P.regex_of([svc.namespace for svc in cfg.services])}"'
+    ns = f'namespace=~"{promql.regex_of([svc.namespace for svc in cfg.services])}"'
     res = f'resource="{resource}"'
-    limit = P.metric("kube_pod_container_resource_limits", s.kube_state_metrics, ns, _POD, res)
-    used = usage.format(sel=P.sel(s.cadvisor, ns, _POD, _CONTAINER))
+    limit = promql.metric("kube_pod_container_resource_limits", s.kube_state_metrics, ns, _POD, res)
+    used = usage.format(sel=promql.sel(s.cadvisor, ns, _POD, _CONTAINER))
     return f"{used} / sum by (pod) ({limit})"
 
 
 def build(cfg: Config) -> Any:
     s = cfg.selectors
     quantiles = [
-        P.q(f"max by (service) ({P.metric(rule, _SVC)})", f"{{{{service}}}} {name}")
+        P.q(f"max by (service) ({promql.metric(rule, _SVC)})", f"{{{{service}}}} {name}")
         for name, rule in C.LATENCY_QUANTILES.items()
     ]
-    buckets = P.metric(C.HTTP_DURATION_BUCKET, s.applications, _SVC)
+    buckets = promql.metric(C.HTTP_DURATION_BUCKET, s.applications, _SVC)
     cpu = _saturation(
         cfg, "sum by (pod) (rate(container_cpu_usage_seconds_total{sel}[$__rate_interval]))", "cpu"
     )
@@ -43,13 +44,13 @@ def build(cfg: Config) -> Any:
             "Request rate",
             "Requests per second per service (all status codes), 5m rate.",
             "reqps",
-            [P.q(f"sum by (service) ({P.metric(C.REQUEST_RATE, _SVC)})", "{{service}}")],
+            [P.q(f"sum by (service) ({promql.metric(C.REQUEST_RATE, _SVC)})", "{{service}}")],
         ),
         P.timeseries(
             "Error ratio (5xx)",
             "Share of 5xx responses per service, 5m rate. The red line is the 5% alert threshold.",
             "percentunit",
-            [P.q(f"max by (service) ({P.metric(C.ERROR_RATIO, _SVC)})", "{{service}}")],
+            [P.q(f"max by (service) ({promql.metric(C.ERROR_RATIO, _SVC)})", "{{service}}")],
             min_=0,
             steps=((P.GREEN, None), (P.RED, 0.05)),
             threshold_style="line",
@@ -77,7 +78,7 @@ def build(cfg: Config) -> Any:
             "reqps",
             [
                 P.q(
-                    f"sum by (service, code) ({P.metric(C.CODE_RATE, _SVC)})",
+                    f"sum by (service, code) ({promql.metric(C.CODE_RATE, _SVC)})",
                     "{{service}} {{code}}",
                 )
             ],
@@ -89,7 +90,7 @@ def build(cfg: Config) -> Any:
             "reqps",
             [
                 P.q(
-                    f"sum by (service, code) ({P.metric(C.CODE_RATE, _SVC, _ERROR_CODES)})",
+                    f"sum by (service, code) ({promql.metric(C.CODE_RATE, _SVC, _ERROR_CODES)})",
                     "{{service}} {{code}}",
                 )
             ],

@@ -11,6 +11,7 @@ from typing import Any
 
 from dashboards import _panels as P
 from sre import catalog as C
+from sre import promql
 from sre.config import Config, Service
 
 SLUG = "slo"
@@ -36,8 +37,8 @@ _ALERT_FACTORS = "; ".join(
 def _burn(window: str, service: str) -> str:
     svc = f'service="{service}"'
     return (
-        f"{P.metric(C.slo_error_ratio(window), svc)}"
-        f" / on (service) {P.metric(C.SLO_ERROR_BUDGET, svc)}"
+        f"{promql.metric(C.slo_error_ratio(window), svc)}"
+        f" / on (service) {promql.metric(C.SLO_ERROR_BUDGET, svc)}"
     )
 
 
@@ -46,7 +47,7 @@ def _service_panels(svc: Service) -> list[Any]:
     budget = svc.slo.error_budget
     objective = float(svc.slo.availability / 100)
     this = f'service="{svc.name}"'
-    error_30d = P.metric(C.slo_error_ratio(COMPLIANCE_WINDOW), this)
+    error_30d = promql.metric(C.slo_error_ratio(COMPLIANCE_WINDOW), this)
     alert_windows = sorted(
         {a.long_window for a in C.BURN_RATE_ALERTS} | {a.short_window for a in C.BURN_RATE_ALERTS},
         key=C.SLO_WINDOWS.index,
@@ -106,7 +107,7 @@ def _service_panels(svc: Service) -> list[Any]:
                 f"95th percentile latency of {svc.name} (5m windows) against its SLO target "
                 f"of {target}s (red line).",
                 "s",
-                [P.q(P.metric(C.LATENCY_QUANTILES["p95"], this), "p95")],
+                [P.q(promql.metric(C.LATENCY_QUANTILES["p95"], this), "p95")],
                 w=24,
                 h=6,
                 min_=0,

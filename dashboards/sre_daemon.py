@@ -14,6 +14,7 @@ from typing import Any
 
 from dashboards import _panels as P
 from sre import catalog as C
+from sre import promql
 from sre.config import Config
 
 SLUG = "sre-daemon"
@@ -28,7 +29,7 @@ def _metric(cfg: Config, name: str, *extra: str) -> str:
     base = name.removesuffix("_bucket")
     if base not in C.DAEMON_METRICS:
         raise KeyError(f"{name!r} is not a daemon metric in sre.catalog.DAEMON_METRICS")
-    return P.metric(name, cfg.selectors.daemon, *extra)
+    return promql.metric(name, cfg.selectors.daemon, *extra)
 
 
 def _probes(cfg: Config) -> list[Any]:

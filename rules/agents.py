@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sre import catalog
 from sre.config import Config
-from sre.durations import Duration
+from sre.config.durations import Duration
 from sre.model import Alert, RuleGroup
+from sre.promql import num, seconds, sel
 
-from ._common import AlertFactory, num, seconds, sel
+from ._common import AlertFactory
 
 FILE = "agents"
 DASHBOARD = "agents"

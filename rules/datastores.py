@@ -7,10 +7,11 @@ a ``datastore`` label so Slack and Alertmanager can tell two instances apart.
 from __future__ import annotations
 
 from sre.config import Config, Datastore
-from sre.durations import Duration
+from sre.config.durations import Duration
 from sre.model import Alert, RuleGroup
+from sre.promql import num, seconds, sel
 
-from ._common import AlertFactory, num, seconds, sel
+from ._common import AlertFactory
 
 FILE = "datastores"
 DASHBOARD = "datastores"

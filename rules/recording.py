@@ -9,40 +9,30 @@ from __future__ import annotations
 from sre import catalog
 from sre.config import Config
 from sre.model import Record, RuleGroup
-
-from ._common import sel
+from sre.promql import (
+    AUTH_FAILURE,
+    error_ratio,
+    latency_quantile,
+    ratio,
+    request_rate,
+    sel,
+)
 
 FILE = "recording"
-SERVER_ERROR = 'code=~"5.."'
-AUTH_FAILURE = 'code=~"401|403"'
+WINDOW = "5m"
 QUANTILES = {"p50": "0.5", "p95": "0.95", "p99": "0.99"}
-
-
-def ratio(by: str, bad: str, total: str) -> str:
-    """``sum by (x) (bad) / sum by (x) (total)``, 0 where ``bad`` has no series at all."""
-    return (
-        f"(\n  sum by ({by}) ({bad})\n  or\n  0 * sum by ({by}) ({total})\n)\n"
-        f"/\nsum by ({by}) ({total})"
-    )
 
 
 def http_records(cfg: Config) -> tuple[Record, ...]:
     app = cfg.selectors.applications
-    total = f"rate({catalog.HTTP_REQUESTS}{sel(app)}[5m])"
-    errors = f"rate({catalog.HTTP_REQUESTS}{sel(app, SERVER_ERROR)}[5m])"
-    auth = f"rate({catalog.HTTP_REQUESTS}{sel(app, AUTH_FAILURE)}[5m])"
-    buckets = f"rate({catalog.HTTP_DURATION_BUCKET}{sel(app)}[5m])"
     records = [
-        Record(catalog.REQUEST_RATE, f"sum by (service) ({total})"),
-        Record(catalog.CODE_RATE, f"sum by (service, code) ({total})"),
-        Record(catalog.ERROR_RATIO, ratio("service", errors, total)),
-        Record(catalog.AUTH_FAILURE_RATIO, ratio("service", auth, total)),
+        Record(catalog.REQUEST_RATE, request_rate(app, WINDOW)),
+        Record(catalog.CODE_RATE, request_rate(app, WINDOW, by="service, code")),
+        Record(catalog.ERROR_RATIO, error_ratio(app, WINDOW)),
+        Record(catalog.AUTH_FAILURE_RATIO, error_ratio(app, WINDOW, bad=AUTH_FAILURE)),
     ]
     records += [
-        Record(
-            catalog.LATENCY_QUANTILES[key],
-            f"histogram_quantile({q}, sum by (service, le) ({buckets}))",
-        )
+        Record(catalog.LATENCY_QUANTILES[key], latency_quantile(q, app, WINDOW))
         for key, q in QUANTILES.items()
     ]
     return tuple(records)

@@ -8,10 +8,11 @@ crash loop elsewhere in the cluster pages someone else.
 from __future__ import annotations
 
 from sre.config import Config
-from sre.durations import Duration
+from sre.config.durations import Duration
 from sre.model import Alert, RuleGroup
+from sre.promql import num, one_of, seconds, sel
 
-from ._common import AlertFactory, num, one_of, seconds, sel
+from ._common import AlertFactory
 
 FILE = "resources"
 DASHBOARD = "resources"

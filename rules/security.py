@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from sre import catalog
 from sre.config import Config
-from sre.durations import Duration
+from sre.config.durations import Duration
 from sre.model import Alert, RuleGroup
+from sre.promql import num, sel
 
-from ._common import AlertFactory, num, sel
+from ._common import AlertFactory
 
 FILE = "security"
 DASHBOARD = "service-performance"

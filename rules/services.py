@@ -9,18 +9,15 @@ from __future__ import annotations
 
 from sre import catalog
 from sre.config import Config, Service
-from sre.durations import Duration
+from sre.config.durations import Duration
 from sre.model import Alert, RuleGroup
+from sre.promql import num, one_of, seconds, sel
 
 from ._common import (
     DEFAULT_ERROR_RATIO,
     DEFAULT_FOR,
     DEFAULT_MIN_REQUEST_RATE,
     AlertFactory,
-    num,
-    one_of,
-    seconds,
-    sel,
 )
 
 FILE = "services"

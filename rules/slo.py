@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from sre import catalog
 from sre.config import Config, Service
-from sre.durations import Duration
+from sre.config.durations import Duration
 from sre.model import Record, RuleGroup, Severity
+from sre.promql import error_ratio, matchers, num, one_of
 
-from ._common import AlertFactory, num, one_of, sel
-from .recording import SERVER_ERROR, ratio
+from ._common import AlertFactory
 
 FILE = "slo"
 DASHBOARD = "slo"
@@ -34,9 +34,8 @@ def records(cfg: Config) -> tuple[Record, ...]:
     app = cfg.selectors.applications
     out = []
     for window in catalog.SLO_WINDOWS:
-        errors = f"rate({catalog.HTTP_REQUESTS}{sel(app, only, SERVER_ERROR)}[{window}])"
-        total = f"rate({catalog.HTTP_REQUESTS}{sel(app, only)}[{window}])"
-        out.append(Record(catalog.slo_error_ratio(window), ratio("service", errors, total)))
+        expr = error_ratio(matchers(app, only), window)
+        out.append(Record(catalog.slo_error_ratio(window), expr))
     for service in services:
         assert service.slo is not None
         out.append(

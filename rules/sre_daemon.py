@@ -9,10 +9,11 @@ scrape target's ``job`` label, so Prometheus stores it as ``exported_job`` (the 
 from __future__ import annotations
 
 from sre.config import Config
-from sre.durations import Duration
+from sre.config.durations import Duration
 from sre.model import Alert, RuleGroup
+from sre.promql import seconds, sel
 
-from ._common import AlertFactory, seconds, sel
+from ._common import AlertFactory
 
 FILE = "sre-daemon"
 DASHBOARD = "sre-daemon"

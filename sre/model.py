@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sre.durations import Duration
+from sre.config.durations import Duration
 
 Severity = Literal["critical", "warning", "info"]
 

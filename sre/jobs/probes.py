@@ -34,9 +34,9 @@ from sre.checks.probe import (
 )
 from sre.clients.probe import Prober, Request, prepare
 from sre.config import Probe
+from sre.config.durations import Duration
 from sre.daemon.feature import Feature, FeatureContext
 from sre.daemon.metrics import ProbeCollector
-from sre.durations import Duration
 from sre.jobs.base import FAILURE, MISSED, SUCCESS
 
 log = logging.getLogger(__name__)

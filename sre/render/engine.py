@@ -15,9 +15,9 @@ from typing import Any
 from sre.config import Config
 from sre.model import RuleGroup
 from sre.render import kubernetes
+from sre.render.dashboard_queries import Query, dashboard_queries, iter_panels
 from sre.render.lint import lint
 from sre.render.problems import Problem
-from sre.render.promql import Query, dashboard_queries, iter_panels
 from sre.render.rulefiles import rule_files
 
 _SAFE_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")

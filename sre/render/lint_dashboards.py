@@ -6,8 +6,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sre.render.dashboard_queries import dashboard_name, iter_panels, panel_name
 from sre.render.problems import Problem
-from sre.render.promql import dashboard_name, iter_panels, panel_name
 
 MIN_SCHEMA_VERSION = 39
 GRID_COLUMNS = 24

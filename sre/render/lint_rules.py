@@ -9,8 +9,8 @@ from typing import Any
 
 from sre.catalog import DAEMON_METRICS
 from sre.model import Alert, Rule, RuleGroup
+from sre.render.dashboard_queries import dashboard_queries, metric_names
 from sre.render.problems import Problem
-from sre.render.promql import dashboard_queries, metric_names
 
 SEVERITIES = ("critical", "warning", "info")
 ALERT_NAME = re.compile(r"[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*")

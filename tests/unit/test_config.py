@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from sre.config import ConfigError, load_config, parse_config
-from sre.durations import Duration
+from sre.config.durations import Duration
 
 REPO = Path(__file__).resolve().parents[2]
 

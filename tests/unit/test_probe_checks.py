@@ -26,7 +26,7 @@ from sre.checks.probe import (
     start_offset,
 )
 from sre.config import Probe
-from sre.durations import Duration
+from sre.config.durations import Duration
 
 
 def http(**kw: object) -> Probe:

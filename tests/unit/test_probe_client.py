@@ -13,7 +13,7 @@ import trustme
 from sre.checks.probe import Observation
 from sre.clients.probe import Prober, parse_response, prepare
 from sre.config import Probe
-from sre.durations import Duration
+from sre.config.durations import Duration
 from tests.helpers import free_port
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]

@@ -10,7 +10,7 @@ from typing import Any, get_args, get_type_hints
 
 from sre.catalog import AGENT_METRICS, DAEMON_METRICS
 from sre.config import Config
-from sre.schema import yaml_key
+from sre.config.loader import yaml_key
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 # Every identifier that appears inside `code` spans: `slo.availability`, `sre_x{service}`...

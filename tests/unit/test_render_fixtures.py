@@ -10,7 +10,7 @@ import copy
 from typing import Any
 
 from sre.config import Config, parse_config
-from sre.durations import Duration
+from sre.config.durations import Duration
 from sre.model import Alert, Record, Rule, RuleGroup
 from sre.render.lint import lint
 

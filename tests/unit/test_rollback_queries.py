@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sre.config import Config, ConfigError, parse_config
-from sre.jobs.rollback.queries import promql_duration, trigger_queries
+from sre.jobs.rollback.queries import trigger_queries
+from sre.promql import duration
 
 
 def cfg(**rollback: object) -> Config:
@@ -30,12 +31,15 @@ def cfg(**rollback: object) -> Config:
 def test_queries_use_the_application_selector_and_the_rate_window() -> None:
     config = cfg(latency_p95_above_seconds=1.0)
     q = trigger_queries(config, config.services[0])
-    total = 'sum(rate(http_requests_total{namespace="prod", service="api"}[90s]))'
-    errors = 'sum(rate(http_requests_total{namespace="prod", service="api", code=~"5.."}[90s]))'
+    total = 'sum by (service) (rate(http_requests_total{namespace="prod", service="api"}[90s]))'
+    errors = (
+        "sum by (service) "
+        '(rate(http_requests_total{namespace="prod", service="api", code=~"5.."}[90s]))'
+    )
     assert q.traffic == total
-    assert q.error_ratio == f"({errors} or 0 * {total}) / {total}"
+    assert q.error_ratio == f"(\n  {errors}\n  or\n  0 * {total}\n)\n/\n{total}"
     assert q.latency_p95 == (
-        "histogram_quantile(0.95, sum by (le) "
+        "histogram_quantile(0.95, sum by (service, le) "
         '(rate(http_request_duration_seconds_bucket{namespace="prod", service="api"}[90s])))'
     )
 
@@ -49,7 +53,7 @@ def test_an_unset_threshold_has_no_query() -> None:
 
 @pytest.mark.parametrize(("seconds", "text"), [(60, "60s"), (3, "3s"), (2.5, "2500ms")])
 def test_promql_durations(seconds: float, text: str) -> None:
-    assert promql_duration(seconds) == text
+    assert duration(seconds) == text
 
 
 @pytest.mark.parametrize(("window", "shown"), [("90s", "1m30s"), ("45s", "45s")])

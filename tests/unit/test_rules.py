@@ -12,7 +12,7 @@ import pytest
 from rules import all_groups
 from sre import catalog
 from sre.config import SLO, Config, load_config
-from sre.durations import Duration
+from sre.config.durations import Duration
 from sre.model import Alert, Record
 from sre.render.rulefiles import rule_files
 

@@ -1,6 +1,6 @@
 """A small typed loader: plain YAML data -> frozen dataclasses, every problem at once.
 
-The dataclasses in ``config.py`` are the schema. This module walks their type hints,
+The dataclasses of ``sre.config`` are the schema. This module walks their type hints,
 converts what it can and collects a :class:`Problem` (key path + message) for each thing
 it cannot, so a user sees every mistake in one run instead of fixing them one at a time.
 
@@ -21,7 +21,7 @@ from dataclasses import MISSING, dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from sre.durations import Duration
+from sre.config.durations import Duration
 
 T = TypeVar("T")
 
@@ -131,7 +131,7 @@ class Loader:
             return value
         if hint is Any:
             return value
-        raise TypeError(f"schema type {hint!r} is not supported")  # a bug in config.py
+        raise TypeError(f"schema type {hint!r} is not supported")  # a bug in sre.config
 
     def _dataclass(self, cls: type, value: object, path: str) -> Any:
         if not isinstance(value, dict):
@@ -183,16 +183,3 @@ def _contains_invalid(value: object) -> bool:
     if isinstance(value, dict):
         return any(v is INVALID for v in value.values())
     return False
-
-
-def positive(value: float | int | Duration | Decimal) -> str | None:
-    number = value.milliseconds if isinstance(value, Duration) else value
-    return None if number > 0 else "must be greater than zero"
-
-
-def ratio(value: float) -> str | None:
-    return None if 0 < value < 1 else "must be a fraction between 0 and 1 (e.g. 0.05 for 5%)"
-
-
-def non_empty(value: str | tuple[Any, ...]) -> str | None:
-    return None if value else "must not be empty"

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from sre.render.promql import dashboard_queries, metric_names, substitute, variable_promql
+from sre.render.dashboard_queries import (
+    dashboard_queries,
+    metric_names,
+    substitute,
+    variable_promql,
+)
 from tests.unit.test_render_fixtures import dashboard, panel
 
 

@@ -1,4 +1,4 @@
-"""PromQL as the render lint sees it: where dashboards keep it, Grafana variables, names used.
+"""Dashboard PromQL as the render lint sees it: where panels keep it, Grafana variables, names.
 
 Pure text handling, no parser: the real parse is promtool's job (``sre.clients.promtool``).
 What lives here is only what promtool cannot know about: Grafana's ``$variables``, its

@@ -1,0 +1,152 @@
+"""The whole of ``sre.yaml`` (DESIGN.md section 3): every section, and the rules that span
+several sections (names used twice, a probe key given twice, a rollback window shorter
+than its rate window). Keys are a contract with tests outside this repository: add, never
+rename.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sre.config.connections import (
+    AlertmanagerConfig,
+    GrafanaConfig,
+    KubernetesConfig,
+    PrometheusConfig,
+    RunbooksConfig,
+    Selectors,
+)
+from sre.config.daemon import DaemonConfig
+from sre.config.durations import Duration
+from sre.config.integrations import AwsConfig, Backup, CostConfig, SlackConfig
+from sre.config.services import Datastore, Probe, Queue, Rollback, Service, Thresholds
+from sre.config.validators import (
+    dns_name,
+    non_empty,
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    system: str = field(metadata={"check": dns_name})
+    prometheus: PrometheusConfig
+    runbooks: RunbooksConfig
+    environment: str = "production"
+    alertmanager: AlertmanagerConfig | None = None
+    grafana: GrafanaConfig | None = None
+    kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
+    selectors: Selectors = field(default_factory=Selectors)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    services: tuple[Service, ...] = field(default=(), metadata={"check": non_empty})
+    datastores: tuple[Datastore, ...] = ()
+    queues: tuple[Queue, ...] = ()
+    probes: tuple[Probe, ...] = ()
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    slack: SlackConfig | None = None
+    aws: AwsConfig | None = None
+    cost: CostConfig | None = None
+    backups: tuple[Backup, ...] = ()
+
+    def _problems(self) -> list[tuple[str, str]]:
+        problems = []
+        named: tuple[tuple[str, tuple[Service | Datastore | Queue | Probe | Backup, ...]], ...] = (
+            ("services", self.services),
+            ("datastores", self.datastores),
+            ("queues", self.queues),
+            ("probes", self.probes),
+            ("backups", self.backups),
+        )
+        for key, items in named:
+            seen: set[str] = set()
+            for i, item in enumerate(items):
+                name = getattr(item, "name", None)
+                if not isinstance(name, str):  # an item with its own problems
+                    continue
+                if name in seen:
+                    problems.append((f"{key}[{i}].name", f"{name!r} is used twice"))
+                seen.add(name)
+        for i, probe in enumerate(self.probes):
+            if not probe.name:
+                problems.append((f"probes[{i}].name", "missing required key"))
+        problems += self._probe_key_problems()
+        problems += self._datastore_selector_problems()
+        problems += self._rollback_window_problems()
+        if self.cost is not None and self.aws is None:
+            problems.append(("cost", "needs an aws section (region, endpoint_url)"))
+        if self.backups and self.aws is None:
+            problems.append(("backups", "needs an aws section (region, endpoint_url)"))
+        return problems
+
+    def _probe_key_problems(self) -> list[tuple[str, str]]:
+        """(service, target) names one probe: its metrics and the rollback trigger's state."""
+        seen = {
+            (s.health.service or s.name, s.health.name or "health")
+            for s in self.services
+            if isinstance(s, Service) and isinstance(s.health, Probe)
+        }
+        problems = []
+        for i, probe in enumerate(self.probes):
+            if not isinstance(probe, Probe) or not probe.name:
+                continue
+            key = (probe.service or probe.name, probe.name)
+            if key in seen:
+                problems.append(
+                    (
+                        f"probes[{i}].name",
+                        f"service {key[0]!r} already has a probe named {key[1]!r}",
+                    )
+                )
+            seen.add(key)
+        return problems
+
+    def _datastore_selector_problems(self) -> list[tuple[str, str]]:
+        """Two datastores of one kind must be told apart, or both match every series."""
+        problems = []
+        for i, store in enumerate(self.datastores):
+            if not isinstance(store, Datastore):
+                continue
+            same_kind = [d for d in self.datastores if getattr(d, "kind", None) == store.kind]
+            if len(same_kind) > 1 and not store.selector:
+                problems.append(
+                    (
+                        f"datastores[{i}].selector",
+                        f"required when several datastores are of kind {store.kind!r} "
+                        "(e.g. 'instance=~\"pg-main.*\"')",
+                    )
+                )
+        return problems
+
+    def _rollback_window_problems(self) -> list[tuple[str, str]]:
+        """A rollback trigger's ``for`` must be longer than the rate() window in its
+        queries, or one rate sample alone would span the whole window."""
+        engine = getattr(self.daemon, "rollbacks", None)
+        rate_window = getattr(engine, "rate_window", None)
+        if not isinstance(rate_window, Duration):
+            return []
+        problems = []
+        for i, svc in enumerate(self.services):
+            rb = getattr(svc, "rollback", None)
+            if isinstance(rb, Rollback) and rb.for_.seconds <= rate_window.seconds:
+                problems.append(
+                    (
+                        f"services[{i}].rollback.for",
+                        f"{rb.for_} must be longer than daemon.rollbacks.rate_window "
+                        f"({rate_window})",
+                    )
+                )
+        return problems
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+    def all_probes(self) -> list[Probe]:
+        """Every health target: each service's ``health`` plus the top-level ``probes``."""
+        from dataclasses import replace
+
+        found = [
+            replace(s.health, name=s.health.name or "health", service=s.health.service or s.name)
+            for s in self.services
+            if s.health is not None
+        ]
+        found += [replace(p, service=p.service or p.name) for p in self.probes]
+        return found

@@ -1,0 +1,125 @@
+"""The rollback trigger and the error-rate alert read the same PromQL (``sre.promql``).
+
+One series set is fed to real promtool. With the trigger's rate window equal to the
+recording rules' 5m, the trigger's error-ratio query must give exactly the recorded
+``service:http_requests_errors:ratio_rate5m`` at every evaluation, and the alert must fire
+exactly when the trigger's samples have been above the same threshold for ``for``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from rules import all_groups
+from sre import catalog
+from sre.config import Config, parse_config
+from sre.jobs.rollback.queries import trigger_queries
+from sre.render.rulefiles import rule_files
+from tests.helpers import find_binary
+
+
+def _config() -> Config:
+    return parse_config(
+        {
+            "system": "agree",
+            "prometheus": {"url": "http://prometheus:9090"},
+            "runbooks": {"base_url": "https://example.com/runbooks/"},
+            "services": [
+                {
+                    "name": "api",
+                    "namespace": "apps",
+                    "rollback": {
+                        "target": {"kind": "deployment", "name": "api"},
+                        "error_rate_above": 0.05,
+                        "for": "10m",
+                    },
+                }
+            ],
+            "daemon": {"rollbacks": {"rate_window": "5m"}},
+        }
+    )
+
+
+# 20 minutes of 100 requests/min, 20 minutes with 10 of every 100 failing, 30 clean minutes.
+SERIES = [
+    {
+        "series": 'http_requests_total{service="api", code="200"}',
+        "values": "0+100x20 2000+90x20 3800+100x30",
+    },
+    {
+        "series": 'http_requests_total{service="api", code="500"}',
+        "values": "0+0x20 0+10x20 200+0x30",
+    },
+]
+MINUTES = range(15, 71)
+
+
+def _run(tmp_path: Path, cfg: Config, tests: list[dict[str, object]]) -> str:
+    for name, text in rule_files(all_groups(cfg)).items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    spec = {
+        "rule_files": ["recording.yaml", "services.yaml"],
+        "evaluation_interval": "1m",
+        "tests": tests,
+    }
+    test_file = tmp_path / "agreement_test.yaml"
+    test_file.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    result = subprocess.run(
+        [find_binary("promtool"), "test", "rules", str(test_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    return result.stdout + result.stderr + f"\nexit {result.returncode}"
+
+
+def test_trigger_query_equals_the_recorded_error_ratio(tmp_path: Path) -> None:
+    cfg = _config()
+    trigger = trigger_queries(cfg, cfg.services[0]).error_ratio
+    assert trigger is not None
+    # The difference between the two is exactly 0 before, during and after the errors.
+    difference = f"({trigger}) - on (service) {catalog.ERROR_RATIO}"
+    zero = [{"labels": '{service="api"}', "value": 0}]
+    cases = [{"expr": difference, "eval_time": f"{m}m", "exp_samples": zero} for m in MINUTES]
+    cases.append(
+        {
+            "expr": trigger,
+            "eval_time": "35m",
+            "exp_samples": [{"labels": '{service="api"}', "value": 0.1}],
+        }
+    )
+    output = _run(
+        tmp_path, cfg, [{"interval": "1m", "input_series": SERIES, "promql_expr_test": cases}]
+    )
+    assert "SUCCESS" in output, output
+
+
+def test_alert_is_active_exactly_when_the_trigger_breaches(tmp_path: Path) -> None:
+    cfg = _config()
+    trigger = trigger_queries(cfg, cfg.services[0]).error_ratio
+    assert trigger is not None
+    breach = f"(({trigger}) > bool 0.05)"
+    active = 'max by (service) (ALERTS{alertname="ServiceHighErrorRate"})'
+    # Minute by minute, before, during and after the errors: the alert is pending or firing
+    # exactly when the trigger's own query is above the same threshold.
+    disagreement = f"{breach} - on (service) ({active} or 0 * {breach})"
+    zero = [{"labels": '{service="api"}', "value": 0}]
+    cases = [{"expr": disagreement, "eval_time": f"{m}m", "exp_samples": zero} for m in MINUTES]
+    # ...and both hold `for: 10m`: the breach starts at 24m, the alert fires at 34m.
+    firing = 'ALERTS{alertname="ServiceHighErrorRate", alertstate="firing"}'
+    one = [{"labels": '{service="api"}', "value": 1}]
+    cases += [
+        {"expr": breach, "eval_time": "23m", "exp_samples": zero},
+        {"expr": breach, "eval_time": "24m", "exp_samples": one},
+        {"expr": f"count by (service) ({firing})", "eval_time": "33m", "exp_samples": []},
+        {"expr": f"count by (service) ({firing})", "eval_time": "34m", "exp_samples": one},
+    ]
+    output = _run(
+        tmp_path, cfg, [{"interval": "1m", "input_series": SERIES, "promql_expr_test": cases}]
+    )
+    assert "SUCCESS" in output, output
