@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from sre.notify.signature import sign
+from sre.features.alerts.signature import sign
 from tests.helpers import free_port
 from tests.helpers.alertmanager import Alertmanager, alert_json, webhook
 from tests.helpers.fake_slack import Call, FakeSlack

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +18,16 @@ from prometheus_client import CollectorRegistry
 
 from sre.checks.probe import ProbeState
 from sre.clients import ClientError
-from sre.clients.kube import CommandResult
-from sre.clients.prometheus import Series
+from sre.clients.commands import CommandResult
+from sre.clients.helm import Helm
+from sre.clients.kube import Kubectl
+from sre.clients.prometheus import PrometheusClient, Series
 from sre.config import Config, parse_config
-from sre.daemon.feature import FeatureContext
-from sre.daemon.metrics import DaemonMetrics
-from sre.daemon.store import Store
-from sre.jobs.base import JobRunner
-from sre.jobs.rollback import build
-from sre.jobs.rollback.engine import RollbackFeature
+from sre.features.rollback.feature import RollbackFeature
+from sre.features.rollback.targets import target_for
+from sre.features.rollback.triggers import Triggers
+from sre.runtime.notices import OutboxNotifier
+from sre.runtime.store.sqlite import open_sqlite
 
 NOW = 1_800_000_000.0
 
@@ -58,9 +59,6 @@ class FakePrometheus:
 class Probes:
     def __init__(self) -> None:
         self.states: list[ProbeState] = []
-
-    def status(self, service: str, target: str) -> ProbeState | None:
-        return None
 
     def for_service(self, service: str) -> list[ProbeState]:
         return [s for s in self.states if s.service == service]
@@ -108,27 +106,25 @@ class Harness:
         self.tmp = tmp
         self.cfg = make_config(tmp, **rollback)
         self.clock = Clock()
-        self.store = Store(tmp / "state.db", self.clock)
+        self.store = open_sqlite(tmp / "state.db", self.clock)
         self.registry = CollectorRegistry()
         self.prom = FakePrometheus()
         self.probes = Probes()
 
     async def feature(self, session: aiohttp.ClientSession) -> RollbackFeature:
-        metrics = DaemonMetrics(self.registry, "t", "sha")
-        ctx = FeatureContext(
-            config=self.cfg,
+        """Wired as ``sre.daemon.app`` wires it, with a fake Prometheus."""
+        prometheus: PrometheusClient = self.prom  # type: ignore[assignment]
+        services = [s for s in self.cfg.services if s.rollback is not None]
+        return RollbackFeature(
+            self.cfg.services,
+            self.cfg.daemon.rollbacks,
+            targets={s.name: target_for(s, Kubectl(), Helm()) for s in services},
+            triggers=Triggers(self.cfg, prometheus, self.probes),
             store=self.store,
+            notices=OutboxNotifier(self.store),
             registry=self.registry,
-            metrics=metrics,
             clock=self.clock,
-            session=session,
-            runner=JobRunner(metrics),
-            probes=self.probes,
         )
-        feature = build(ctx)
-        assert isinstance(feature, RollbackFeature) and ctx.rollbacks is feature
-        feature.prom = self.prom  # type: ignore[assignment]
-        return feature
 
     def calls(self) -> list[str]:
         path = self.tmp / "calls"
@@ -138,8 +134,9 @@ class Harness:
         return [r.data for r in self.store.audit_list("rollback")]
 
     def notices(self) -> dict[str, Any]:
-        rows = self.store.db.execute("SELECT key, payload FROM outbox").fetchall()
-        return {k: json.loads(p) for k, p in rows}
+        with self.store.transaction() as tx:
+            rows = tx.all("SELECT key, payload FROM outbox")
+        return {r["key"]: json.loads(r["payload"]) for r in rows}
 
     def metric(self, name: str, **labels: str) -> float | None:
         return self.registry.get_sample_value(name, labels)
@@ -354,13 +351,15 @@ def test_a_daemon_killed_mid_rollback_does_not_roll_back_again_after_restart(
 ) -> None:
     started: list[tuple[str, ...]] = []
 
-    async def hangs(argv: Sequence[str], timeout: float) -> list[CommandResult]:
-        started.append(tuple(argv))  # the undo has run; rollout status never returns
-        await asyncio.Event().wait()
-        raise AssertionError("unreachable")
-
     async def killed(f: RollbackFeature) -> None:
-        f.kube.run_command = hangs  # type: ignore[method-assign]
+        target = f.targets["api"]
+
+        async def hangs(timeout: float) -> list[CommandResult]:
+            started.append(tuple(target.describe()["argv"]))  # it ran; it never returns
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
+
+        target.roll_back = hangs  # type: ignore[method-assign]
         await f.evaluate_all()
         while not started:
             await asyncio.sleep(0.01)
