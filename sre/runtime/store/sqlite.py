@@ -28,7 +28,8 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Dialect
 
 from sre.runtime.store.contract import Clock, StoreError
-from sre.runtime.store.sql import SqlStore, Tx
+from sre.runtime.store.sql import SqlStore
+from sre.runtime.store.tx import Tx
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """``python -m sre.render --publish [--dry-run] [--prune]``: dashboards to Grafana, rules
 to Prometheus. Prints a plan first, then applies it (unless ``--dry-run``).
 
-The decisions live in ``sre.render.plan`` (pure); the talking lives in ``sre.clients``.
+The decisions live in ``sre.publish.plan`` (pure); the talking lives in ``sre.clients``.
 This module is the glue between them, outside ``sre.render`` so that the renderer stays
 free of I/O (``python -m sre.render`` imports it only when ``--publish`` is given).
 """
@@ -23,7 +23,7 @@ from sre.clients.git import short_commit
 from sre.clients.grafana import GrafanaClient, grafana_client
 from sre.clients.prometheus import prometheus_client
 from sre.config import Config, GrafanaConfig
-from sre.render import plan as planning
+from sre.publish import plan as planning
 
 # Lists the rule files a publish wrote into prometheus.rules_dir, so that the next publish
 # removes only its own stale files and never one that someone else put there.
