@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import helm_python
 import yaml
+
+from tests.helpers.manifests import render_build
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "sre"
@@ -61,3 +64,29 @@ def container(objects: list[dict[str, Any]]) -> dict[str, Any]:
     containers = pod_spec(objects)["containers"]
     assert len(containers) == 1
     return dict(containers[0])
+
+
+# A minimal plain Alertmanager configuration, standing in until the renderer writes one.
+ALERTMANAGER_YAML = """\
+route: {receiver: sre-daemon}
+receivers:
+  - name: sre-daemon
+    webhook_configs:
+      - url: http://sre-daemon.monitoring.svc:9877/alertmanager
+        http_config:
+          authorization: {type: Bearer, credentials_file: /etc/alertmanager/secrets/token}
+"""
+
+
+def chart_with_content(work: Path) -> Path:
+    """A copy of the chart with build/kubernetes/ and an Alertmanager configuration in its
+    files/, as docs/helm.md tells users to copy them."""
+    chart = work / "sre"
+    shutil.copytree(CHART, chart, ignore=shutil.ignore_patterns("files"))
+    build = render_build(work / "build")
+    shutil.copytree(build / "kubernetes", chart / "files" / "monitoring")
+    (chart / "files" / "alertmanager").mkdir()
+    rendered = build / "alertmanager" / "alertmanager.yaml"
+    text = rendered.read_text() if rendered.is_file() else ALERTMANAGER_YAML
+    (chart / "files" / "alertmanager" / "alertmanager.yaml").write_text(text)
+    return chart

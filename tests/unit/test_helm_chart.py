@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +15,21 @@ import yaml
 
 from sre.config import parse_config
 from tests.helpers import kube_schemas
-from tests.helpers.helm_chart import CHART, NAMESPACE, container, lint, one, pod_spec, render
-from tests.helpers.manifests import kustomize_objects, render_build
+from tests.helpers.helm_chart import (
+    CHART,
+    NAMESPACE,
+    chart_with_content,
+    container,
+    lint,
+    one,
+    pod_spec,
+    render,
+)
+from tests.helpers.manifests import kustomize_objects
 
 ROOT = Path(__file__).resolve().parents[2]
 SRE_YAML = (ROOT / "sre.yaml").read_text()
 STATE_DB = "postgresql://sre-state.databases.svc:5433/sre"
-# A minimal plain Alertmanager configuration, standing in until the renderer writes one.
-ALERTMANAGER_YAML = """\
-route: {receiver: sre-daemon}
-receivers:
-  - name: sre-daemon
-    webhook_configs:
-      - url: http://sre-daemon.monitoring.svc:9877/alertmanager
-        http_config:
-          authorization: {type: Bearer, credentials_file: /etc/alertmanager/secrets/token}
-"""
 
 
 def ha_values() -> dict[str, Any]:
@@ -42,17 +40,7 @@ def ha_values() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def content_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the chart with build/kubernetes/ and an Alertmanager configuration in files/."""
-    work = tmp_path_factory.mktemp("chart")
-    chart = work / "sre"
-    shutil.copytree(CHART, chart, ignore=shutil.ignore_patterns("files"))
-    build = render_build(work / "build")
-    shutil.copytree(build / "kubernetes", chart / "files" / "monitoring")
-    (chart / "files" / "alertmanager").mkdir()
-    rendered = build / "alertmanager" / "alertmanager.yaml"
-    text = rendered.read_text() if rendered.is_file() else ALERTMANAGER_YAML
-    (chart / "files" / "alertmanager" / "alertmanager.yaml").write_text(text)
-    return chart
+    return chart_with_content(tmp_path_factory.mktemp("chart"))
 
 
 MONITORING = {"monitoring": {"enabled": True, "alertmanagerConfigSecret": {"enabled": True}}}
