@@ -90,8 +90,9 @@ def test_namespaced_only_and_secret_values_never_rendered(
         assert o["metadata"].get("namespace"), f"{o['kind']} {o['metadata']['name']}"
         if o["kind"] == "Secret":  # only the rendered Alertmanager configuration
             assert o["metadata"]["name"] == "sre-daemon-alertmanager"
-    for env in container(objects)["env"]:
-        assert "valueFrom" in env or env["name"] not in ("PGPASSWORD", "SLACK_BOT_TOKEN")
+    for env in container(objects)["env"]:  # no extraEnv in these sets: all from Secrets
+        assert set(env) == {"name", "valueFrom"}, env
+        assert set(env["valueFrom"]) == {"secretKeyRef"}, env
 
 
 def test_defaults_one_replica_on_sqlite(defaults: list[dict[str, Any]]) -> None:
