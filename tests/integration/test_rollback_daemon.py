@@ -41,8 +41,8 @@ import pytest
 
 from sre.clients import ClientError
 from sre.clients.prometheus import PrometheusClient
+from sre.devtools.synthetic import Prometheus, SyntheticService, calls, write_standins
 from tests.helpers import free_port
-from tests.helpers.synthetic import Prometheus, SyntheticService, calls, write_standins
 from tests.integration.test_daemon_process import ROOT, DaemonProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]

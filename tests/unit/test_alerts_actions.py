@@ -16,9 +16,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from sre.clients.slack import classify
+from sre.devtools.fake_slack import FakeSlack
 from sre.notify.signature import sign
 from tests.helpers.alertmanager import alert_json, webhook
-from tests.helpers.fake_slack import FakeSlack
 from tests.unit.test_alerts_receiver import body, env, make_config, post, running
 
 __all__ = ["env"]

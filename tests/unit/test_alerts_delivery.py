@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from sre.devtools.fake_slack import FakeSlack
 from sre.jobs.alerts import delivery
 from sre.notify.notices import Notice
 from tests.helpers.alertmanager import alert_json, webhook
-from tests.helpers.fake_slack import FakeSlack
 from tests.unit.test_alerts_receiver import body, env, make_config, post, running
 
 __all__ = ["env"]  # the autouse fixture: tokens set, FEATURES = [alerts.build]

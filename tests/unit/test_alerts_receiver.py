@@ -20,10 +20,10 @@ from prometheus_client import CollectorRegistry
 from sre.config import Config, parse_config
 from sre.daemon import app as app_module
 from sre.daemon.app import Daemon
+from sre.devtools.fake_slack import FakeSlack
 from sre.jobs import alerts
 from tests.helpers import free_port
 from tests.helpers.alertmanager import alert_json, webhook
-from tests.helpers.fake_slack import FakeSlack
 
 TOKEN = "am-token-0123456789"
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}

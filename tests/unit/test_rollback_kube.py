@@ -17,7 +17,7 @@ from sre.clients.kube import (
     parse_time,
     run,
 )
-from tests.helpers.synthetic import calls, write_standins
+from sre.devtools.synthetic import calls, write_standins
 
 
 def test_documented_command_lines() -> None:
