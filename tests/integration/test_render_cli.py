@@ -16,7 +16,7 @@ from sre.render.kubernetes import MAX_OBJECT_BYTES
 from sre.render.rulefiles import rule_files
 from tests.helpers import find_binary, kustomize_command
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prometheus_versions")]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,7 +42,7 @@ def snapshot(directory: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def build(tmp_path_factory: pytest.TempPathFactory, prometheus_versions: object) -> Path:
     """One full render, promtool included, shared by the layout tests."""
     find_binary("promtool")
     out = tmp_path_factory.mktemp("render") / "build"

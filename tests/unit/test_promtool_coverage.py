@@ -22,6 +22,8 @@ from sre.config import Config, load_config
 from sre.render.rulefiles import rule_files
 from tests.helpers import find_binary
 
+pytestmark = pytest.mark.usefixtures("prometheus_versions")
+
 ROOT = Path(__file__).resolve().parents[2]
 TEST_DIR = ROOT / "rules" / "tests"
 

@@ -26,6 +26,8 @@ from tests.unit.test_render_fixtures import (
     record,
 )
 
+pytestmark = pytest.mark.usefixtures("prometheus_versions")
+
 
 def loaded(
     dashboards: list[dict[str, Any]] | None = None, groups: list[Any] | None = None
