@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sre.config.durations import Duration
 from sre.config.validators import (
     env_name,
+    positive,
     url,
 )
 
@@ -18,13 +20,10 @@ class PrometheusConfig:
     # Publish: where rendered rule files go, and whether to /-/reload afterwards (issue 7).
     rules_dir: str | None = None
     reload: bool = True
-
-
-@dataclass(frozen=True)
-class AlertmanagerConfig:
-    url: str = field(metadata={"check": url})
-    # Where people open silence links; defaults to ``url``.
-    public_url: str | None = field(default=None, metadata={"check": url})
+    # How much history Prometheus keeps (kube-prometheus-stack values; the retention
+    # guard alerts when it is shorter than the longest window a rule reads).
+    retention: Duration = field(default=Duration.parse("30d"), metadata={"check": positive})
+    scrape_interval: Duration = field(default=Duration.of(seconds=30), metadata={"check": positive})
 
 
 @dataclass(frozen=True)
@@ -50,6 +49,11 @@ class KubernetesConfig:
 
     namespace: str = "monitoring"
     rule_labels: dict[str, str] = field(
+        default_factory=lambda: {"release": "kube-prometheus-stack"}
+    )
+    # ServiceMonitor/PodMonitor labels: kube-prometheus-stack only picks up monitors whose
+    # labels match its selectors (by default release: <helm release>).
+    monitor_labels: dict[str, str] = field(
         default_factory=lambda: {"release": "kube-prometheus-stack"}
     )
     dashboard_labels: dict[str, str] = field(default_factory=lambda: {"grafana_dashboard": "1"})

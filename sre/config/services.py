@@ -93,6 +93,20 @@ class Rollback:
 
 
 @dataclass(frozen=True)
+class Scrape:
+    """Where Prometheus scrapes a service or an exporter: a ServiceMonitor (``kind:
+    service``) or PodMonitor (``kind: pod``) under kube-prometheus-stack, and a job in the
+    plain build/prometheus/prometheus.yaml (``targets``, else file discovery)."""
+
+    kind: Literal["service", "pod"] = "service"
+    port: str = "http"  # the named port of the Service / Pod
+    path: str = "/metrics"
+    interval: Duration | None = field(default=None, metadata={"check": positive})
+    match_labels: dict[str, str] = field(default_factory=dict)  # default app.kubernetes.io/name
+    targets: tuple[str, ...] = ()  # host:port, for the plain prometheus.yaml
+
+
+@dataclass(frozen=True)
 class Service:
     name: str = field(metadata={"check": dns_name})
     namespace: str = field(metadata={"check": dns_name})
@@ -100,6 +114,7 @@ class Service:
     slo: SLO | None = None
     health: Probe | None = None
     rollback: Rollback | None = None
+    metrics: Scrape = field(default_factory=Scrape)
 
 
 @dataclass(frozen=True)
@@ -109,6 +124,7 @@ class Datastore:
     namespace: str = field(metadata={"check": dns_name})
     # Extra matchers (on top of selectors.<kind>) that pick this instance, if several share one.
     selector: str = ""
+    exporter: Scrape = field(default_factory=lambda: Scrape(port="metrics"))
 
 
 @dataclass(frozen=True)
