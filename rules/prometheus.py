@@ -51,9 +51,10 @@ def groups(cfg: Config, others: Sequence[RuleGroup]) -> list[RuleGroup]:
             severity="info",
             summary="Always firing: proves the alerting pipeline works end to end",
             description=(
-                "Always firing. Alertmanager sends it to the SRE daemon's heartbeat; when it "
+                "Always firing ({{ $value }}). Alertmanager sends it to the SRE daemon's heartbeat; when it "
                 "stops arriving, Prometheus, its rules or Alertmanager are broken."
             ),
+            dashboard="sre-daemon",
         )
     ]
     if reads.milliseconds:
@@ -70,6 +71,7 @@ def groups(cfg: Config, others: Sequence[RuleGroup]) -> list[RuleGroup]:
                     "error budgets) is computed over less than it says."
                 ),
                 for_=Duration.of(minutes=15),
+                dashboard="slo",
             ),
             make(
                 "PrometheusHistoryTooShort",
@@ -85,6 +87,7 @@ def groups(cfg: Config, others: Sequence[RuleGroup]) -> list[RuleGroup]:
                     f"(time or size retention), but rules read up to {reads}."
                 ),
                 for_=Duration.of(minutes=15),
+                dashboard="slo",
             ),
         ]
     return [RuleGroup(f"{cfg.system}.prometheus.alerts", FILE, tuple(rules))]
