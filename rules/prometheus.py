@@ -51,8 +51,9 @@ def groups(cfg: Config, others: Sequence[RuleGroup]) -> list[RuleGroup]:
             severity="info",
             summary="Always firing: proves the alerting pipeline works end to end",
             description=(
-                "Always firing ({{ $value }}). Alertmanager sends it to the SRE daemon's heartbeat; when it "
-                "stops arriving, Prometheus, its rules or Alertmanager are broken."
+                "Always firing ({{ $value }}). Alertmanager sends it to the SRE daemon's "
+                "heartbeat; when it stops arriving, Prometheus, its rules or Alertmanager "
+                "are broken."
             ),
             dashboard="sre-daemon",
         )

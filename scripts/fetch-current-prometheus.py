@@ -182,9 +182,7 @@ def main() -> int:
     for package, prefix in WANTED.items():
         version = newest(conf, package, prefix)
         if version is None:
-            print(
-                f"error: no {package} {prefix}x in suites {args.suites}", file=sys.stderr
-            )
+            print(f"error: no {package} {prefix}x in suites {args.suites}", file=sys.stderr)
             return 1
         chosen[package] = version
     debs = cache / "download"
