@@ -51,5 +51,10 @@ bench: $(STAMP)
 	@scripts/install-system-deps.sh bench
 	$(BIN)/python -m benchmarks $(BENCH)
 
+# The whole pipeline on loopback until Ctrl-C (docs/demo.md).
+demo: $(STAMP)
+	@scripts/install-system-deps.sh test
+	$(BIN)/python -m sre.devtools.demo
+
 clean:
 	rm -rf build .mypy_cache .ruff_cache .pytest_cache
