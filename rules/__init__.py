@@ -9,11 +9,23 @@ from __future__ import annotations
 from sre.config import Config
 from sre.model import RuleGroup
 
-from . import agents, datastores, recording, resources, security, services, slo, sre_daemon
+from . import (
+    agents,
+    datastores,
+    prometheus,
+    recording,
+    resources,
+    security,
+    services,
+    slo,
+    sre_daemon,
+)
 
 AREAS = (recording, slo, services, resources, agents, datastores, security, sre_daemon)
 
 
 def all_groups(cfg: Config) -> list[RuleGroup]:
-    """Every rule group for ``cfg``: recording rules first, then alerts area by area."""
-    return [group for area in AREAS for group in area.groups(cfg)]
+    """Every rule group for ``cfg``: recording rules first, then alerts area by area, then
+    the pipeline's own (Watchdog, and the retention guard sized by every other rule)."""
+    found = [group for area in AREAS for group in area.groups(cfg)]
+    return found + prometheus.groups(cfg, found)

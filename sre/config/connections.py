@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sre.config import validators as v
+from sre.config.durations import Duration
 from sre.config.loader import key
 
 
@@ -24,15 +25,16 @@ class PrometheusConfig:
         None,
     )
     reload: bool = key("publish: call Prometheus' `/-/reload` after copying the rules", True)
-
-
-@dataclass(frozen=True)
-class AlertmanagerConfig:
-    """The Alertmanager that sends the daemon its webhooks (silences, reconcile)."""
-
-    url: str = key("base URL of the Alertmanager API (silences, active alerts)", check=v.url)
-    public_url: str | None = key(
-        "where people open silence links; default: `url`", None, check=v.url
+    retention: Duration = key(
+        "how much history Prometheus keeps (kube-prometheus-stack values); the retention "
+        "guard alerts when it is shorter than the longest window a rule reads",
+        Duration.parse("30d"),
+        check=v.positive,
+    )
+    scrape_interval: Duration = key(
+        "scrape interval of the rendered scrape configuration and monitors",
+        Duration.of(seconds=30),
+        check=v.positive,
     )
 
 
@@ -72,6 +74,11 @@ class KubernetesConfig:
     dashboard_labels: dict[str, str] = key(
         "labels on dashboard ConfigMaps (the Grafana sidecar's selector)",
         factory=lambda: {"grafana_dashboard": "1"},
+    )
+    monitor_labels: dict[str, str] = key(
+        "labels on ServiceMonitors and PodMonitors: kube-prometheus-stack only picks up "
+        "monitors whose labels match its selectors (by default `release: <helm release>`)",
+        factory=lambda: {"release": "kube-prometheus-stack"},
     )
 
 

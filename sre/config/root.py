@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sre.config.alerting import AlertmanagerConfig
 from sre.config.connections import (
-    AlertmanagerConfig,
     GrafanaConfig,
     KubernetesConfig,
     PrometheusConfig,

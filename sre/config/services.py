@@ -155,6 +155,29 @@ class Rollback:
 
 
 @dataclass(frozen=True)
+class Scrape:
+    """Where Prometheus scrapes a service or an exporter: a ServiceMonitor (``kind:
+    service``) or PodMonitor (``kind: pod``) under kube-prometheus-stack, and a job in the
+    plain build/prometheus/prometheus.yaml (``targets``, else file discovery)."""
+
+    kind: Literal["service", "pod"] = key(
+        "`service` (ServiceMonitor) or `pod` (PodMonitor)", "service"
+    )
+    port: str = key("the named port of the Service or Pod", "http")
+    path: str = key("the metrics path", "/metrics")
+    interval: Duration | None = key(
+        "scrape interval; default: `prometheus.scrape_interval`", None, check=positive
+    )
+    match_labels: dict[str, str] = key(
+        "labels that select the Service or Pods; default: `app.kubernetes.io/name: <name>`",
+        factory=dict,
+    )
+    targets: tuple[str, ...] = key(
+        "host:port targets for the plain prometheus.yaml; empty: file discovery", ()
+    )
+
+
+@dataclass(frozen=True)
 class Service:
     """One service of the platform: its metrics carry ``service="<name>"``."""
 
@@ -164,6 +187,7 @@ class Service:
     slo: SLO | None = key("its objectives; unset: no SLO rules or panels", None)
     health: Probe | None = key("its health probe (target `health`)", None)
     rollback: Rollback | None = key("its auto-rollback policy; unset: never rolled back", None)
+    metrics: Scrape = key("where Prometheus scrapes its metrics", factory=Scrape)
 
 
 @dataclass(frozen=True)
@@ -175,6 +199,9 @@ class Datastore:
         "extra matchers (on top of `selectors.<kind>`) when several instances share one "
         "exporter job",
         "",
+    )
+    exporter: Scrape = key(
+        "where Prometheus scrapes its exporter", factory=lambda: Scrape(port="metrics")
     )
 
 

@@ -226,7 +226,10 @@ def _group_names(path: Path) -> list[str]:
     groups = data.get("groups") if isinstance(data, dict) else None
     if not isinstance(groups, list):
         raise ValueError("no 'groups' list")
-    return [str(g["name"]) for g in groups if isinstance(g, dict) and "name" in g]
+    # Prometheus 3 leaves groups without rules out of /api/v1/rules: never wait for those.
+    return [
+        str(g["name"]) for g in groups if isinstance(g, dict) and "name" in g and g.get("rules")
+    ]
 
 
 def _read_manifest(dest: Path) -> set[str]:

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from sre.devtools.synthetic import Prometheus, SyntheticService, calls, write_standins
 from tests.helpers import free_port
-from tests.helpers.synthetic import Prometheus, SyntheticService, calls, write_standins
 from tests.integration.test_daemon_process import DaemonProcess
 
 ERRORS = {"rps": 20.0, "error_ratio": 0.2}

@@ -37,8 +37,8 @@ import pytest
 
 from sre.clients import ClientError
 from sre.clients.prometheus import PrometheusClient
+from sre.devtools.synthetic import calls
 from tests.helpers import free_port
-from tests.helpers.synthetic import calls
 from tests.integration.rollback_run import (
     ROLLED,
     Run,

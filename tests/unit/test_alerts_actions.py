@@ -17,11 +17,11 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from sre.clients.slack import classify
 from sre.daemon.app import FeatureBuilder, Parts
+from sre.devtools.fake_slack import FakeSlack
 from sre.features.alerts.feature import AlertsFeature, slack_poster
 from sre.features.alerts.signature import sign
 from sre.runtime.feature import Feature
 from tests.helpers.alertmanager import alert_json, webhook
-from tests.helpers.fake_slack import FakeSlack
 from tests.unit.test_alerts_receiver import body, env, make_config, post, running
 
 __all__ = ["env"]

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from sre.clients.retry import Backoff
+from sre.devtools.fake_slack import FakeSlack
 from sre.features.alerts import delivery
 from sre.runtime.notices import Notice
 from tests.helpers.alertmanager import alert_json, webhook
-from tests.helpers.fake_slack import FakeSlack
 from tests.unit.test_alerts_receiver import body, env, make_config, post, running
 
 __all__ = ["env"]  # the autouse fixture: tokens set, FEATURES = [alerts.build]

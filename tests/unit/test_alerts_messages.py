@@ -124,7 +124,7 @@ def test_human_duration() -> None:
 
 
 def test_large_groups_stay_within_slack_block_limits() -> None:
-    from tests.helpers.fake_slack import _breaks_block_limits
+    from sre.devtools.fake_slack import _breaks_block_limits
 
     long_text = "x" * 3500
     many = [alert(pod=f"api-{i}") for i in range(12)]

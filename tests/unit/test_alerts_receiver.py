@@ -19,9 +19,9 @@ from prometheus_client import CollectorRegistry
 
 from sre.config import Config, parse_config
 from sre.daemon.app import Daemon
+from sre.devtools.fake_slack import FakeSlack
 from tests.helpers import free_port
 from tests.helpers.alertmanager import alert_json, webhook
-from tests.helpers.fake_slack import FakeSlack
 
 TOKEN = "am-token-0123456789"
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}

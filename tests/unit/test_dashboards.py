@@ -20,6 +20,8 @@ from sre.config import Config, Selectors, load_config
 from sre.render.grafana_json import dashboard_json, dashboard_text
 from tests.helpers import find_binary
 
+pytestmark = pytest.mark.usefixtures("prometheus_versions")
+
 ROOT = Path(__file__).resolve().parents[2]
 MODERN = {"row", "timeseries", "stat", "table", "bargauge", "heatmap"}
 # What Grafana's variables stand for when the PromQL is parsed offline.

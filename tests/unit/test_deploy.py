@@ -169,7 +169,7 @@ def test_service_and_service_monitor(objects: list[dict[str, Any]], cfg: Config)
     assert service["spec"]["ports"][0]["targetPort"] == "http"
     # Prometheus names the job after the Service; the rules select the daemon by that job.
     assert cfg.selectors.daemon == f'job="{service["metadata"]["name"]}"'
-    monitor = one(objects, "ServiceMonitor")
+    monitor = one(objects, "ServiceMonitor", "sre-daemon")
     assert monitor["metadata"]["labels"]["release"] == cfg.kubernetes.rule_labels["release"]
     selector = monitor["spec"]["selector"]["matchLabels"]
     assert selector.items() <= service["metadata"]["labels"].items()
@@ -242,3 +242,17 @@ def test_every_object_matches_the_kubernetes_and_operator_schemas(
 ) -> None:
     found = [p for o in objects for p in kube_schemas.problems(o)]
     assert found == []
+
+
+def test_every_service_and_exporter_has_a_monitor_the_stack_selects(
+    objects: list[dict[str, Any]], cfg: Config
+) -> None:
+    """kube-prometheus-stack only scrapes monitors whose labels match its selector."""
+    monitors = {
+        o["metadata"]["name"]: o for o in objects if o["kind"] in ("ServiceMonitor", "PodMonitor")
+    }
+    for name in [s.name for s in cfg.services] + [d.name for d in cfg.datastores]:
+        monitor = monitors[f"{cfg.system}-{name}"]
+        labels = monitor["metadata"]["labels"]
+        assert cfg.kubernetes.monitor_labels.items() <= labels.items(), name
+        assert monitor["spec"]["namespaceSelector"]["matchNames"] == ["parallel-ai-system"]

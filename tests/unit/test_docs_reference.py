@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from sre import catalog
+from sre.config.loader import yaml_key
 from sre.docs import config_classes, render
 from sre.docs.__main__ import main
 
@@ -30,9 +32,8 @@ def test_a_stale_page_is_named_and_rewritten(
 def test_every_key_and_metric_is_in_the_reference() -> None:
     config = render("config")
     for cls in config_classes():
-        for name in cls.__dataclass_fields__:
-            shown = "for" if name == "for_" else name
-            assert f"| `{shown}` |" in config, f"{cls.__name__}.{name}"
+        for field in dataclasses.fields(cls):
+            assert f"| `{yaml_key(field)}` |" in config, f"{cls.__name__}.{field.name}"
     assert config.count("## ") >= 20 and "## `services[].rollback`" in config
     assert "| `for` | duration | `2m` |" in config
     assert "| `services` | list of sections | **required** |" in config

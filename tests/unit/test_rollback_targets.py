@@ -14,13 +14,13 @@ from sre.clients.commands import parse_time, run
 from sre.clients.helm import Helm, helm_rollback_argv
 from sre.clients.kube import Kubectl, kubectl_status_argv, kubectl_undo_argv
 from sre.config import parse_config
+from sre.devtools.synthetic import calls, write_standins
 from sre.features.rollback.targets import (
     CommandTarget,
     DeploymentTarget,
     HelmTarget,
     target_for,
 )
-from tests.helpers.synthetic import calls, write_standins
 
 
 def test_documented_command_lines() -> None:

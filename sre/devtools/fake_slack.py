@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from tests.helpers import free_port
+from sre.devtools.loopback import free_port
 
 
 @dataclass
