@@ -172,6 +172,26 @@ DAEMON_METRICS = {
     "sre_slack_delivery_latency_seconds": ("histogram", "", "Webhook receipt to Slack post."),
     "sre_outbox_pending": ("gauge", "", "Messages waiting in the outbox."),
     "sre_slack_actions_total": ("counter", "action, result", "Slack button actions."),
+    "sre_slack_rate_limited_total": (
+        "counter",
+        "",
+        "Slack answers 429 (the delivery paces below the limits; a few are normal).",
+    ),
+    "sre_slack_digested_groups_total": (
+        "counter",
+        "",
+        "Alert groups shown in a storm digest instead of a message of their own.",
+    ),
+    "sre_slack_recovered_posts_total": (
+        "counter",
+        "",
+        "Posts whose answer was lost, found in Slack and kept (not posted twice).",
+    ),
+    "sre_alerts_store_errors_total": (
+        "counter",
+        "",
+        "Times the alert path could not read or write the state store (a full disk...).",
+    ),
     # rollbacks
     "sre_rollback_evaluations_total": (
         "counter",

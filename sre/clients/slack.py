@@ -1,4 +1,6 @@
-"""Slack Web API (chat.postMessage / chat.update) through slack_sdk's ``AsyncWebClient``.
+"""Slack Web API through slack_sdk's ``AsyncWebClient``: ``chat.postMessage`` (with message
+metadata naming the post), ``chat.update``, and ``conversations.history`` / ``.replies`` to
+find out whether a post whose answer never came did arrive (:meth:`SlackClient.find`).
 
 I/O only. Every failure becomes ``ClientError`` in ONE place, :func:`classify`: HTTP 5xx,
 connection errors and timeouts are retryable, 429 is retryable with ``retry_after`` from its
@@ -30,6 +32,7 @@ _sdk_log.setLevel(logging.INFO)
 
 REQUEST_TIMEOUT = 10.0
 DEFAULT_RETRY_AFTER = 1.0
+FIND_PAGES = 5  # pages of history searched for a post that may have arrived
 
 
 class Poster(Protocol):
@@ -39,12 +42,25 @@ class Poster(Protocol):
     async def close(self) -> None: ...
 
     async def post(
-        self, channel: str, message: dict[str, Any], *, thread_ts: str | None = None
+        self,
+        channel: str,
+        message: dict[str, Any],
+        *,
+        thread_ts: str | None = None,
+        post_id: str | None = None,
     ) -> tuple[str, str]:
-        """Post; return ``(channel_id, ts)`` to address the message later."""
+        """Post; return ``(channel_id, ts)`` to address the message later. ``post_id`` goes
+        into the message's metadata, so :meth:`find` can tell whether it arrived."""
         ...
 
     async def update(self, channel: str, ts: str, message: dict[str, Any]) -> None: ...
+
+    async def find(
+        self, channel: str, post_id: str, *, since: float, thread_ts: str | None = None
+    ) -> tuple[str, str] | None:
+        """``(channel_id, ts)`` of the message posted with ``post_id`` at or after ``since``
+        (in the thread ``thread_ts``), or None when Slack has no such message."""
+        ...
 
 
 def _retry_after(headers: Any) -> float:
@@ -52,6 +68,12 @@ def _retry_after(headers: Any) -> float:
         return max(0.0, float(headers.get("Retry-After")))
     except (TypeError, ValueError, AttributeError):
         return DEFAULT_RETRY_AFTER
+
+
+# Failures after which Slack may have done what was asked (the request went out, no answer
+# came back): a post is looked for before it is sent again.
+MAYBE_DONE = frozenset({"timeout", "dropped", "server_error", "bad_response"})
+METADATA_TYPE = "sre_delivery"  # message metadata event_type: {"post_id": ...}
 
 
 def classify(err: BaseException) -> ClientError:
@@ -81,9 +103,13 @@ def classify(err: BaseException) -> ClientError:
         return ClientError(reason, f"Slack error: {error or 'unknown'}", retryable=False, code=code)
     if isinstance(err, TimeoutError | aiohttp.ServerTimeoutError):
         return ClientError("timeout", "Slack request timed out", retryable=True)
-    if isinstance(err, aiohttp.ClientError | OSError):
+    if isinstance(err, aiohttp.ClientConnectorError | ConnectionRefusedError):  # nothing sent
         return ClientError(
             "unreachable", f"Slack unreachable: {type(err).__name__}", retryable=True
+        )
+    if isinstance(err, aiohttp.ClientError | OSError):  # sent, then the connection broke
+        return ClientError(
+            "dropped", f"Slack connection lost: {type(err).__name__}", retryable=True
         )
     return ClientError("bad_response", f"Slack call failed: {type(err).__name__}", retryable=False)
 
@@ -120,14 +146,40 @@ class SlackClient:
         return data if isinstance(data, dict) else {}
 
     async def post(
-        self, channel: str, message: dict[str, Any], *, thread_ts: str | None = None
+        self,
+        channel: str,
+        message: dict[str, Any],
+        *,
+        thread_ts: str | None = None,
+        post_id: str | None = None,
     ) -> tuple[str, str]:
-        extra = {"thread_ts": thread_ts} if thread_ts else {}
+        extra: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
+        if post_id is not None:
+            extra["metadata"] = {"event_type": METADATA_TYPE, "event_payload": {"post_id": post_id}}
         data = await self._call("chat.postMessage", channel=channel, **message, **extra)
         return str(data.get("channel") or channel), str(data.get("ts", ""))
 
     async def update(self, channel: str, ts: str, message: dict[str, Any]) -> None:
         await self._call("chat.update", channel=channel, ts=ts, **message)
+
+    async def find(
+        self, channel: str, post_id: str, *, since: float, thread_ts: str | None = None
+    ) -> tuple[str, str] | None:
+        method = "conversations.replies" if thread_ts else "conversations.history"
+        args: dict[str, Any] = {"channel": channel, "include_all_metadata": True, "limit": 200}
+        args |= {"ts": thread_ts} if thread_ts else {"oldest": f"{max(0.0, since - 5):.6f}"}
+        for _ in range(FIND_PAGES):
+            data = await self._call(method, **args)
+            for found in data.get("messages") or []:
+                meta = found.get("metadata") if isinstance(found, dict) else None
+                payload = meta.get("event_payload") if isinstance(meta, dict) else None
+                if isinstance(payload, dict) and payload.get("post_id") == post_id:
+                    return channel, str(found.get("ts", ""))
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not data.get("has_more") or not cursor:
+                return None
+            args["cursor"] = cursor
+        return None
 
 
 class ConsoleSink:
@@ -143,7 +195,12 @@ class ConsoleSink:
         return None
 
     async def post(
-        self, channel: str, message: dict[str, Any], *, thread_ts: str | None = None
+        self,
+        channel: str,
+        message: dict[str, Any],
+        *,
+        thread_ts: str | None = None,
+        post_id: str | None = None,
     ) -> tuple[str, str]:
         ts = f"console.{next(self._ts)}"
         where = f"{channel} (thread {thread_ts})" if thread_ts else channel
@@ -152,3 +209,8 @@ class ConsoleSink:
 
     async def update(self, channel: str, ts: str, message: dict[str, Any]) -> None:
         log.info("notification update %s %s: %s", channel, ts, message.get("text", ""))
+
+    async def find(
+        self, channel: str, post_id: str, *, since: float, thread_ts: str | None = None
+    ) -> tuple[str, str] | None:
+        return None  # a log line is never lost, and never looked up

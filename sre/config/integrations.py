@@ -43,6 +43,13 @@ class SlackConfig:
         (SlackRoute(channel="#alerts"),),
         check=non_empty,
     )
+    digest_after: Duration = key(
+        "when posting a channel's waiting groups one by one (about one a second) would take "
+        "longer than this, one digest message names them instead (critical groups keep "
+        "their own messages while they fit)",
+        Duration.of(seconds=60),
+        check=positive,
+    )
 
     def channel_for(self, labels: dict[str, str]) -> str:
         """First route whose ``match`` labels all equal the alert's wins."""

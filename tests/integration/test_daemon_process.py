@@ -158,7 +158,7 @@ def test_endpoints_then_sigterm_then_restart_keeps_state(tmp_path: Path) -> None
     wal = Path(f"{db}-wal")
     assert not wal.exists() or wal.stat().st_size == 0  # closed cleanly: WAL checkpointed
     store = open_sqlite(db)
-    assert store.version("core") == 1
+    assert store.version("core") == 2
     item = store.outbox_add("slack", {"text": "still here"}, key="k")
     store.close()
 

@@ -113,7 +113,7 @@ def test_status_codes_and_duplicates(tmp_path: Path) -> None:
                     break
                 await asyncio.sleep(0.05)
             ok = daemon.registry.get_sample_value("sre_slack_deliveries_total", {"result": "ok"})
-            assert (daemon.store.outbox_count("alerts"), ok) == (0, 3)
+            assert (daemon.store.outbox_count("alerts"), ok) == (0, 4)  # 3 posts, 1 thread note
 
     asyncio.run(go())
 

@@ -36,7 +36,7 @@ def test_receipt_dedup_actions_and_prune(tmp_path: Path) -> None:
         assert row is not None and (row.ack_by, row.ack_at, row.status) == ("U1", 5.0, "resolved")
         assert row.view == note
 
-        await state.delivered(item.id)
+        await state.finish(item.id)
         now[0] += 31 * 86400
         assert await state.prune() == 3  # two dedup keys and the delivered row
         assert await state.receive(note, now[0]) is not None  # forgotten: accepted again

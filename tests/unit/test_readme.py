@@ -15,7 +15,7 @@ from sre.config.loader import yaml_key
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 # The README links into docs/ pages; a key documented on one of them is documented.
-DOCS = README + "".join(p.read_text() for p in sorted((ROOT / "docs").glob("*.md")))
+DOCS = README + "".join(p.read_text() for p in sorted((ROOT / "docs").rglob("*.md")))
 # Every identifier that appears inside `code` spans: `slo.availability`, `sre_x{service}`...
 CODE_WORDS = {
     word for span in re.findall(r"`([^`\n]+)`", DOCS) for word in re.findall(r"[a-z_0-9]+", span)

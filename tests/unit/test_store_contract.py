@@ -48,7 +48,7 @@ def store(opener: Opener, clock: FakeClock) -> Iterator[Store]:
 
 
 def test_core_schema_is_versioned(store: Store) -> None:
-    assert store.version("core") == 1
+    assert store.version("core") == 2
     assert store.version("never-migrated") == 0
 
 
@@ -76,7 +76,7 @@ def test_component_migrations_apply_once_and_append(opener: Opener, clock: FakeC
     assert store.migrate("feature", second) == 3
     assert store.migrate("feature", second) == 3  # nothing re-runs
     assert calls == [1]
-    assert (store.version("feature"), store.version("core")) == (3, 1)
+    assert (store.version("feature"), store.version("core")) == (3, 2)
     with store.transaction() as tx:
         assert tx.all("SELECT id, channel FROM feature_msg") == [{"id": "a", "channel": None}]
     store.close()
@@ -178,7 +178,7 @@ def test_everything_survives_a_reopen(opener: Opener, clock: FakeClock) -> None:
         assert [i.id for i in again.outbox_pending(["slack"])] == [item]
         assert again.audit_list()[0].data == {"n": 1}
         assert again.claim("rollback", "api:rev1") is False
-        assert again.version("core") == 1
+        assert again.version("core") == 2
     finally:
         again.close()
 
@@ -201,3 +201,16 @@ def test_parameters_are_portable(store: Store) -> None:
         assert rows == [{"name": "x:y", "pct": "100%"}]
         assert tx.all("SELECT name FROM p WHERE name IN :names", {"names": []}) == []
         assert tx.scalar("SELECT count(*) FROM p") == 1
+
+
+def test_a_delivery_that_may_have_arrived_stays_marked(store: Store, clock: FakeClock) -> None:
+    first = store.outbox_add("slack", {"text": "a"})
+    second = store.outbox_add("slack", {"text": "b"})
+    assert first is not None and second is not None
+    store.outbox_sending(first)
+    store.outbox_sending(second)
+    store.outbox_retry(first, "timed out", delay=1, maybe_sent=True)  # it may be in Slack
+    store.outbox_retry(second, "rate limited", delay=1)  # refused: certainly not
+    marks = {i.id: i.sending_at for i in store.outbox_pending(["slack"])}
+    assert marks == {first: clock.now, second: None}
+    assert [i.id for i in store.outbox_pending(["slack"], after=first)] == [second]

@@ -158,9 +158,9 @@ def test_reads_a_state_file_written_before_the_store_contract(tmp_path: Path) ->
     store = open_sqlite(path)
     try:
         (item,) = store.outbox_pending(["notice"])
-        assert item.payload == {"k": 1}
+        assert item.payload == {"k": 1} and item.sending_at is None  # migrated: column added
         assert store.outbox_add("notice", {"k": 2}, key="n1") is None  # its index still holds
         assert store.claim("rollback", "api@7") is False
-        assert store.version("core") == 1
+        assert store.version("core") == 2
     finally:
         store.close()

@@ -1,102 +1,97 @@
-"""The outbox delivery worker: alert groups (topic ``alerts``) and notices (``notice``).
+"""The outbox delivery loop: which item goes to Slack next, and when.
 
-Order: items are delivered strictly in receipt order *per group* (an alert group, or a
-notice thread). Each pass takes the oldest pending item of every group; a group whose head
-waits for a retry waits as a whole, while other groups go on. Groups are delivered
-concurrently (bounded).
+Items of one *lane* (an alert group, a notice thread, a digest) go strictly in order; only
+a lane's oldest pending item is a candidate. Candidates are started by priority (critical
+before warning before the rest), oldest first within a priority, each only when its Slack
+limit has room (``pacing.py``): a rate-limited channel waits without holding a slot, and a
+429 pauses only the key it came from. When a channel's waiting first posts would take
+longer than ``slack.digest_after``, they go into a digest (``digest.py``) instead.
 
-Errors: a retryable ``ClientError`` (5xx, connection, timeout, 429) puts the item back with
-exponential backoff (or Slack's ``Retry-After``) and pauses the worker for that long, since
-Slack being down affects every group; a permanent one marks the item failed, counted as
-``permanent_error``. Nothing is deleted: a restart picks up where the store says.
+Failures: a retryable ``ClientError`` puts the item back after the shared backoff (or
+Slack's ``Retry-After``); one that may have reached Slack keeps its *sending* mark so the
+next attempt looks before it posts (``steps.py``). A permanent error fails the item,
+counted. The store failing (a full disk) is neither: nothing is marked, the loop backs off
+as a whole and carries on when the store is back. A restart loads what the store says.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from sre.clients import ClientError
 from sre.clients.retry import Backoff
-from sre.clients.slack import Poster
-from sre.features.alerts.messages import GroupView, message, notice_message, thread_reply
+from sre.clients.slack import MAYBE_DONE
+from sre.features.alerts.digest import Member, Waiting, detail_batches, split_storm, storm_over
 from sre.features.alerts.metrics import AlertMetrics
-from sre.features.alerts.model import Alert, Notification
-from sre.features.alerts.state import AlertState, GroupRow
-from sre.runtime.notices import NOTICE_TOPIC, Notice
-from sre.runtime.store import OutboxItem
+from sre.features.alerts.pacing import Pacer
+from sre.features.alerts.state import AlertState, Digest, GroupRow
+from sre.features.alerts.steps import NONE, POST, Call, Steps, note_of
+from sre.runtime.notices import NOTICE_TOPIC
+from sre.runtime.store import OutboxItem, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 BACKOFF = Backoff(base=0.5, cap=60.0)
-IDLE_POLL = 1.0  # notices from other features arrive without a wake-up
-CONCURRENCY = 8
-REOPEN_WINDOW = 3600.0  # a group firing again within this after resolving reuses its message
+STORE_BACKOFF = Backoff(base=1.0, cap=30.0)
+IDLE_POLL = 1.0  # items queued by others (another replica) arrive without a wake-up
+MAX_IN_FLIGHT = 16
 Clock = Callable[[], float]
 
 
 @dataclass
-class Routing:
-    channel_for: Callable[[dict[str, str]], str]
-    alertmanager_url: str  # for silence links ("" = none)
-    has_rollback: Callable[[str], bool]  # a service with a rollback target gets the button
+class Candidate:
+    item: OutboxItem
+    lane: str
+    call: Call
 
 
-def group_view(row: GroupRow, routing: Routing, status: str | None = None) -> GroupView:
-    view = row.view
-    common = dict(view.common_labels) if view else {}
-    service = common.get("service", "")
-    rollback = service if service and routing.has_rollback(service) else None
-    return GroupView(
-        group_key=row.group_key,
-        status=status or row.status,
-        alerts=view.alerts if view else (),
-        common_labels=common,
-        common_annotations=dict(view.common_annotations) if view else {},
-        alertmanager_url=routing.alertmanager_url,
-        started_at=row.started_at,
-        resolved_at=row.resolved_at,
-        acknowledged_by=row.ack_by,
-        acknowledged_at=row.ack_at,
-        silence_url=row.silence_url,
-        silenced_by=row.silenced_by,
-        rollback_service=rollback,
-    )
-
-
-def _changes(alerts: list[Alert]) -> str:
-    lines = []
-    for status in ("firing", "resolved"):
-        subset = [a for a in alerts if a.status == status]
-        if subset:
-            lines.append(thread_reply(subset, status))
-    return "\n".join(lines)
+def lane_of(item: OutboxItem) -> str:
+    payload = item.payload if isinstance(item.payload, dict) else {}
+    if item.topic == NOTICE_TOPIC:
+        return f"n:{payload.get('thread_key') or item.key}"
+    if "digest_id" in payload:
+        return f"d:{payload['digest_id']}"
+    return f"g:{payload.get('group_key')}"
 
 
 class Delivery:
     def __init__(
         self,
         state: AlertState,
-        poster: Poster,
-        routing: Routing,
+        steps: Steps,
         metrics: AlertMetrics,
         clock: Clock,
+        *,
+        digest_after: float,
+        pacer: Pacer | None = None,
+        monotonic: Clock = time.monotonic,
     ) -> None:
         self.state = state
-        self.poster = poster
-        self.routing = routing
+        self.steps = steps
         self.metrics = metrics
         self.clock = clock
+        self.monotonic = monotonic
+        self.digest_after = digest_after
+        self.pacer = pacer or Pacer()
         self.wake = asyncio.Event()
-        self._pause_until = 0.0
+        self.items: dict[int, OutboxItem] = {}  # pending, as last read or changed by us
+        self.groups: dict[str, GroupRow | None] = {}  # what delivery knows of each group
+        self.digests: dict[int, Digest] = {}
+        self.open_digest: dict[str, int] = {}  # channel -> its digest collecting groups
+        self.busy: set[str] = set()  # lanes with an item in flight
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._last_id = 0
+        self._loaded = False
+        self._store_failures = 0
+        self._paused_until = 0.0
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._sem = asyncio.Semaphore(CONCURRENCY)
 
     # ------------------------------------------------------------------ loop
 
@@ -104,21 +99,25 @@ class Delivery:
         self._task = asyncio.create_task(self._run(), name="alerts-delivery")
 
     async def stop(self, timeout: float) -> None:
-        """Finish the pass in flight (bounded), then stop; what is left stays pending."""
-        if self._task is None:
-            return
+        """Let calls in flight finish (bounded), then stop; what is left stays pending."""
         self._stopping = True
         self.wake.set()
-        _, running = await asyncio.wait({self._task}, timeout=timeout)
-        for task in running:
-            task.cancel()
-            await asyncio.wait({task}, timeout=1.0)
+        running = {t for t in [self._task, *self.tasks] if t is not None}
+        if running:
+            _, late = await asyncio.wait(running, timeout=timeout)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=1.0)
 
     async def _run(self) -> None:
         while not self._stopping:
             self.wake.clear()
             try:
                 wait = await self.run_once()
+                self._store_failures = 0
+            except (StoreUnavailable, StoreError) as err:
+                wait = self._store_down(err)
             except Exception:
                 log.exception("alert delivery pass failed")
                 wait = IDLE_POLL
@@ -126,174 +125,221 @@ class Delivery:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout=wait)
 
+    def _store_down(self, err: Exception) -> float:
+        """The store cannot be read or written: wait as a whole, mark nothing, go on."""
+        self.metrics.store_errors.inc()
+        wait = STORE_BACKOFF.delay(self._store_failures)
+        if self._store_failures == 0:
+            log.error("alert delivery paused, the state store is unavailable: %s", err)
+        self._store_failures += 1
+        self._paused_until = self.monotonic() + wait
+        return wait
+
     async def run_once(self) -> float:
-        """Deliver the due head of every group; return how long to wait before the next."""
-        now = self.clock()
-        if now < self._pause_until:
-            return self._pause_until - now
-        heads: list[OutboxItem] = []
-        next_due = now + IDLE_POLL
-        seen: set[str] = set()
-        for item in await self.state.pending():
-            group = self._group_of(item)
-            if group in seen:
-                continue
-            seen.add(group)
-            if item.next_attempt_at <= now:
-                heads.append(item)
-            else:
-                next_due = min(next_due, item.next_attempt_at)
-        if not heads:
-            return max(0.0, next_due - now)
-        await asyncio.gather(*(self._guarded(item) for item in heads))
-        return 0.0
+        """One planning pass: start what may start; the seconds until the next pass."""
+        now = self.monotonic()
+        if now < self._paused_until:
+            return self._paused_until - now
+        if not self._loaded:  # after a restart: the storms still going on
+            for digest in await self.state.open_digests():
+                self.digests[digest.id] = digest
+                self.open_digest[digest.channel] = digest.id
+            self._loaded = True
+        for item in await self.state.pending(after=self._last_id):
+            self.items[item.id] = item
+            self._last_id = max(self._last_id, item.id)
+        candidates = await self._candidates()
+        await self._storms(candidates)
+        return self._dispatch([c for c in candidates if c.item.id in self.items])
 
-    @staticmethod
-    def _group_of(item: OutboxItem) -> str:
+    async def _candidates(self) -> list[Candidate]:
+        heads: dict[str, OutboxItem] = {}
+        for item in sorted(self.items.values(), key=lambda i: i.id):
+            heads.setdefault(lane_of(item), item)
+        unknown = [
+            str(i.payload.get("group_key"))
+            for i in heads.values()
+            if i.topic != NOTICE_TOPIC
+            and "group_key" in i.payload
+            and i.payload["group_key"] not in self.groups
+        ]
+        if unknown:
+            found = await self.state.groups(unknown)
+            self.groups.update({k: found.get(k) for k in unknown})
+        for item in heads.values():
+            digest_id = self._digest_id(item)
+            if digest_id is not None and digest_id not in self.digests:
+                digest = await self.state.digest(digest_id)
+                if digest is not None:
+                    self.digests[digest_id] = digest
+        return [
+            Candidate(item, lane, self.steps.call(item, self._row(item), self._digest(item)))
+            for lane, item in heads.items()
+            if lane not in self.busy
+        ]
+
+    def _row(self, item: OutboxItem) -> GroupRow | None:
+        key = item.payload.get("group_key") if isinstance(item.payload, dict) else None
+        return self.groups.get(str(key)) if key is not None else None
+
+    def _digest_id(self, item: OutboxItem) -> int | None:
         payload = item.payload if isinstance(item.payload, dict) else {}
-        if item.topic == NOTICE_TOPIC:
-            return f"n:{payload.get('thread_key') or item.key}"
-        return f"g:{payload.get('group_key')}"
+        if "digest_id" in payload:
+            return int(payload["digest_id"])
+        row = self._row(item)
+        return row.digest_id if row is not None else None
 
-    async def _guarded(self, item: OutboxItem) -> None:
-        async with self._sem:
-            if self.clock() < self._pause_until:
-                return
-            try:
-                if item.topic == NOTICE_TOPIC:
-                    await self._notice(item)
-                else:
-                    await self._alerts(item)
-            except ClientError as err:
-                await self._failed(item, err)
-                return
-            except Exception as err:  # a malformed item must not block its group forever
-                log.exception("outbox item %s (%s) cannot be delivered", item.id, item.topic)
-                await self.state.failed(item.id, f"bad item: {type(err).__name__}")
-                self.metrics.deliveries.labels(result="permanent_error").inc()
-                return
-            await self.state.delivered(item.id)
+    def _digest(self, item: OutboxItem) -> Digest | None:
+        digest_id = self._digest_id(item)
+        return self.digests.get(digest_id) if digest_id is not None else None
+
+    # ------------------------------------------------------------------ storms
+
+    async def _storms(self, candidates: list[Candidate]) -> None:
+        """Per channel: first posts that would take longer than the bound go in a digest."""
+        waiting: dict[str, list[Waiting]] = {}
+        by_lane = {c.lane: c for c in candidates}
+        for c in candidates:
+            first = c.item.topic != NOTICE_TOPIC and c.item.payload.get("kind") == "notification"
+            if c.call.kind == POST and first and c.call.channel is not None:
+                waiting.setdefault(c.call.channel, []).append(
+                    Waiting(c.lane, c.item.id, c.call.priority)
+                )
+        capacity = math.floor(self.digest_after * self.pacer.rate(POST).per_second)
+        for channel in set(waiting) | set(self.open_digest):
+            found = waiting.get(channel, [])
+            open_id = self.open_digest.get(channel)
+            if open_id is not None and storm_over(len(found), capacity):
+                await self.state.close_digest(open_id)
+                del self.open_digest[channel]
+                log.info("storm over in %s: new groups get their own messages again", channel)
+                continue
+            _, digested = split_storm(found, capacity=capacity, digest_open=open_id is not None)
+            if digested:
+                await self._digest_groups(channel, [by_lane[w.lane] for w in digested])
+
+    async def _digest_groups(self, channel: str, chosen: list[Candidate]) -> None:
+        digest_id = self.open_digest.get(channel)
+        if digest_id is None:
+            digest = await self.state.open_digest(channel, {"kind": "digest_post"})
+            self.digests[digest.id] = digest
+            digest_id = self.open_digest[channel] = digest.id
+            await self._refresh()
+            log.warning("alert storm in %s: a digest collects the groups that wait", channel)
+        rows = []
+        for c in chosen:
+            note = note_of(c.item.payload)
+            row = self.groups.get(note.group_key) or GroupRow(note.group_key)
+            row.view, row.status, row.digest_id = note, note.status, digest_id
+            row.started_at = row.started_at or c.item.created_at
+            rows.append(row)
+        members = [Member.of(r.group_key, r.view, r.status == "resolved") for r in rows]
+        follow = [
+            {
+                "kind": "digest_details",
+                "digest_id": digest_id,
+                "group_keys": [m.group_key for m in b],
+            }
+            for b in detail_batches(members)
+        ]
+        follow.append({"kind": "digest_update", "digest_id": digest_id})
+        await self.state.digested([c.item.id for c in chosen], rows, follow)
+        for c, row in zip(chosen, rows, strict=True):
+            self.items.pop(c.item.id, None)
+            self.groups[row.group_key] = row
+        self.metrics.digested.inc(len(chosen))
+
+    async def _refresh(self) -> None:
+        for item in await self.state.pending(after=self._last_id):
+            self.items[item.id] = item
+            self._last_id = max(self._last_id, item.id)
+
+    # ------------------------------------------------------------------ starting calls
+
+    def _dispatch(self, candidates: list[Candidate]) -> float:
+        """Start every candidate whose limit has room, by priority; the seconds until
+        the next one could start."""
+        now_wall, now = self.clock(), self.monotonic()
+        next_at = now + IDLE_POLL
+        for c in sorted(candidates, key=lambda c: (c.call.priority, c.item.id)):
+            if c.item.next_attempt_at > now_wall:
+                next_at = min(next_at, now + c.item.next_attempt_at - now_wall)
+                continue
+            if len(self.tasks) >= MAX_IN_FLIGHT:
+                break
+            key = self.pacer.key(c.call.kind, c.call.channel) if c.call.kind != NONE else None
+            if key is not None and not self.pacer.take(key, now):
+                next_at = min(next_at, self.pacer.ready_at(key, now))
+                continue
+            self.busy.add(c.lane)
+            task = asyncio.get_running_loop().create_task(self._deliver(c, key))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        return max(0.0, next_at - now)
+
+    async def _deliver(self, c: Candidate, key: str | None) -> None:
+        item = c.item
+        try:
+            await self.steps.run(item)
+        except ClientError as err:
+            await self._failed(c, key, err)
+        except (StoreUnavailable, StoreError) as err:
+            self._store_down(err)  # nothing marked: the item is tried again, and checked
+        except Exception as err:  # a malformed item must not block its lane forever
+            log.exception("outbox item %s (%s) cannot be delivered", item.id, item.topic)
+            await self._settle(item, failed=f"bad item: {type(err).__name__}")
+        else:
+            self.items.pop(item.id, None)
             self.metrics.deliveries.labels(result="ok").inc()
+            await self._forget(item)
+        finally:
+            self.busy.discard(c.lane)
+            self.wake.set()
 
-    async def _failed(self, item: OutboxItem, err: ClientError) -> None:
-        if err.retryable:
-            delay = BACKOFF.delay(item.attempts, err.retry_after)
-            await self.state.retry(item.id, str(err), delay)
-            self._pause_until = max(self._pause_until, self.clock() + delay)
-            self.metrics.deliveries.labels(result="retry").inc()
-            log.warning("Slack delivery of item %s will retry in %.1fs: %s", item.id, delay, err)
-        else:
-            await self.state.failed(item.id, str(err))
-            self.metrics.deliveries.labels(result="permanent_error").inc()
+    async def _forget(self, item: OutboxItem) -> None:
+        """What delivery knows of the item's group or digest is stale now: re-read later."""
+        key = item.payload.get("group_key") if isinstance(item.payload, dict) else None
+        if key is not None:
+            self.groups.pop(str(key), None)
+        digest_id = item.payload.get("digest_id") if isinstance(item.payload, dict) else None
+        if digest_id is not None:
+            self.digests.pop(int(digest_id), None)
+        await self._refresh()  # follow-ups it queued
+
+    async def _failed(self, c: Candidate, key: str | None, err: ClientError) -> None:
+        item = c.item
+        if not err.retryable:
             log.error("Slack delivery of item %s failed permanently: %s", item.id, err)
-
-    # ------------------------------------------------------------------ notices
-
-    async def _notice(self, item: OutboxItem) -> None:
-        notice = Notice.from_dict(item.payload)
-        parent = await self.state.message_of(notice.thread_key) if notice.thread_key else None
-        if parent is not None:
-            channel, thread_ts = parent
-        else:
-            channel = self.routing.channel_for(dict(notice.to_dict()["labels"]))
-            thread_ts = None
-        channel, ts = await self.poster.post(channel, notice_message(notice), thread_ts=thread_ts)
-        await self.state.remember_message(notice.key, channel, thread_ts or ts)
-        self.metrics.latency.observe(max(0.0, self.clock() - item.created_at))
-
-    # ------------------------------------------------------------------ alert groups
-
-    async def _alerts(self, item: OutboxItem) -> None:
-        payload: dict[str, Any] = item.payload
-        key = str(payload["group_key"])
-        row = await self.state.group(key)
-        kind = payload["kind"]
-        if kind == "notification":
-            await self._notification(item, row or GroupRow(key), payload)
-        elif row is None or row.ts is None or row.channel is None:
-            return  # nothing posted for this group: nothing to refresh or reply to
-        elif kind == "refresh":
-            await self._update(row, item)
-        elif kind == "note":
-            await self.poster.post(row.channel, {"text": str(payload["text"])}, thread_ts=row.ts)
-        elif kind == "reconcile":
-            await self._reconcile(item, row, set(payload["fingerprints"]))
-        else:
-            raise ValueError(f"unknown alerts item kind {kind!r}")
-
-    async def _notification(self, item: OutboxItem, row: GroupRow, payload: dict[str, Any]) -> None:
-        if "notification" in payload:
-            note = Notification.from_dict(payload["notification"])
-        else:  # queued before the typed model: the raw webhook body
-            note = Notification.from_dict(json.loads(str(payload["body"])))
-        received_at = float(payload["received_at"])
-        if (
-            row.status == "resolved"
-            and note.status == "firing"
-            and row.resolved_at is not None
-            and received_at - row.resolved_at > REOPEN_WINDOW
-        ):
-            row = GroupRow(row.group_key)  # a new incident: a new message
-        row.view = note
-        starts = [s for s in (a.starts_epoch() for a in note.alerts) if s is not None]
-        row.started_at = min(starts) if starts else received_at
-        row.status = note.status
-        if note.status == "resolved":
-            ends = [e for e in (a.ends_epoch() for a in note.alerts) if e is not None]
-            row.resolved_at = max(ends) if ends else received_at
-        else:
-            row.resolved_at = None
-        new = [a for a in note.alerts if a.fingerprint in set(payload.get("new", []))]
-        first = row.ts is None
-        await self._update(row, item)
-        self.metrics.latency.observe(max(0.0, self.clock() - received_at))
-        if not first and new:
-            await self.poster.post(str(row.channel), {"text": _changes(new)}, thread_ts=row.ts)
-
-    async def _reconcile(self, item: OutboxItem, row: GroupRow, gone: set[str]) -> None:
-        view = row.view
-        if view is None:
+            await self._settle(item, failed=str(err))
             return
-        ended = _rfc3339(self.clock())
-        changed = [a for a in view.alerts if a.status == "firing" and a.fingerprint in gone]
-        if not changed:
+        if err.retry_after is not None and key is not None:
+            self.pacer.blocked(key, err.retry_after, self.monotonic())
+            self.metrics.rate_limited.inc()
+        delay = BACKOFF.delay(item.attempts, err.retry_after)
+        maybe_sent = err.reason in MAYBE_DONE
+        try:
+            await self.state.retry(item.id, str(err), delay, maybe_sent=maybe_sent)
+        except (StoreUnavailable, StoreError) as store_err:
+            self._store_down(store_err)
             return
-        alerts = tuple(
-            replace(a, status="resolved", ends_at=ended) if a in changed else a for a in view.alerts
+        sending = item.sending_at if maybe_sent else None
+        if maybe_sent and sending is None:
+            sending = self.clock()
+        self.items[item.id] = replace(
+            item,
+            attempts=item.attempts + 1,
+            next_attempt_at=self.clock() + delay,
+            last_error=str(err),
+            sending_at=sending,
         )
-        view = replace(view, alerts=alerts)
-        if all(a.status == "resolved" for a in alerts):
-            view = replace(view, status="resolved")
-            row.status = "resolved"
-            row.resolved_at = self.clock()
-        row.view = view
-        await self._update(row, item)
-        names = ", ".join(sorted({a.name for a in changed}))
-        text = f"{len(changed)} alert(s) resolved (no longer active in Alertmanager): {names}"
-        await self.poster.post(str(row.channel), {"text": text}, thread_ts=row.ts)
+        self.metrics.deliveries.labels(result="retry").inc()
+        log.warning("Slack delivery of item %s will retry in %.1fs: %s", item.id, delay, err)
 
-    async def _update(self, row: GroupRow, item: OutboxItem) -> None:
-        """Post the group's message, or update it; remember that this item did it."""
-        if row.applied_item == item.id:
-            return  # done before a crash or a failed thread reply: do not repeat
-        msg = message(group_view(row, self.routing), now=self.clock())
-        if row.ts is not None and row.channel is not None:
-            try:
-                await self.poster.update(row.channel, row.ts, msg)
-            except ClientError as err:
-                if err.code != "message_not_found":
-                    raise
-                row.ts = None  # deleted in Slack: post it again
-        if row.ts is None:
-            view = row.view
-            labels = {**view.group_labels, **view.common_labels} if view else {}
-            channel = row.channel or self.routing.channel_for(labels)
-            row.channel, row.ts = await self.poster.post(channel, msg)
-        row.applied_item = item.id
-        await self.state.save_group(row)
-
-
-def _rfc3339(epoch: float) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+    async def _settle(self, item: OutboxItem, *, failed: str) -> None:
+        try:
+            await self.state.failed(item.id, failed)
+        except (StoreUnavailable, StoreError) as err:
+            self._store_down(err)
+            return
+        self.items.pop(item.id, None)
+        self.metrics.deliveries.labels(result="permanent_error").inc()

@@ -24,10 +24,11 @@ from sre.clients.alertmanager import AlertmanagerClient
 from sre.clients.slack import ConsoleSink, Poster, SlackClient
 from sre.config import AlertmanagerConfig, DaemonConfig, SlackConfig
 from sre.features.alerts.actions import Actions, ManualRollback
-from sre.features.alerts.delivery import Delivery, Routing
+from sre.features.alerts.delivery import Delivery
 from sre.features.alerts.metrics import AlertMetrics
 from sre.features.alerts.receiver import Receiver
 from sre.features.alerts.state import AlertState
+from sre.features.alerts.steps import Routing, Steps
 from sre.runtime.feature import Feature, FeatureError
 from sre.runtime.http import BearerToken
 from sre.runtime.jobs import JobSpec
@@ -92,7 +93,9 @@ class AlertsFeature(Feature):
             alertmanager_url=am_public,
             has_rollback=rollbacks.has_target if rollbacks else (lambda _service: False),
         )
-        self.delivery = Delivery(self.state, poster, routing, self.metrics, clock)
+        steps = Steps(self.state, poster, routing, self.metrics, clock)
+        digest_after = slack.digest_after.seconds if slack else 60.0
+        self.delivery = Delivery(self.state, steps, self.metrics, clock, digest_after=digest_after)
         notices.subscribe(self.delivery.wake.set)
         self.receiver: Receiver | None = None
         if token_env:

@@ -24,6 +24,10 @@ class AlertMetrics:
         )
         self.pending: Gauge = catalog_metric(registry, "sre_outbox_pending")
         self.actions: Counter = catalog_metric(registry, "sre_slack_actions_total")
+        self.rate_limited: Counter = catalog_metric(registry, "sre_slack_rate_limited_total")
+        self.digested: Counter = catalog_metric(registry, "sre_slack_digested_groups_total")
+        self.recovered: Counter = catalog_metric(registry, "sre_slack_recovered_posts_total")
+        self.store_errors: Counter = catalog_metric(registry, "sre_alerts_store_errors_total")
         for status in ("firing", "resolved"):
             self.received.labels(status=status)
         for result in ("ok", "retry", "permanent_error"):

@@ -13,7 +13,9 @@ SQL runs on the store's worker thread.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,17 +62,38 @@ slack_messages = sa.Table(
 )
 
 
+digests = sa.Table(
+    "digests",
+    tables,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("ts", sa.Text),
+    sa.Column("opened_at", TIME, nullable=False),
+    sa.Column("closed_at", TIME),
+    sqlite_autoincrement=True,
+)
+
+
 def _create(tx: Tx) -> None:
     tx.create(alert_groups, slack_messages)
 
 
-MIGRATIONS = (_create,)
+def _digests(tx: Tx) -> None:
+    """Migration 2: storm digests, and which digest a group belongs to."""
+    tx.create(digests)
+    tx.execute("ALTER TABLE alert_groups ADD COLUMN digest_id BIGINT")
 
-_GROUP_COLUMNS = tuple(c.name for c in alert_groups.columns)
+
+MIGRATIONS = (_create, _digests)
+
+_GROUP_COLUMNS = (*(c.name for c in alert_groups.columns), "digest_id")
 _ACTION_COLUMNS = ("ack_by", "ack_at", "silence_id", "silence_url", "silenced_by")
 _DELIVERY_COLUMNS = tuple(c for c in _GROUP_COLUMNS if c not in _ACTION_COLUMNS)
 
 GROUP = f"SELECT {', '.join(_GROUP_COLUMNS)} FROM alert_groups WHERE group_key = :k"
+GROUPS = f"SELECT {', '.join(_GROUP_COLUMNS)} FROM alert_groups WHERE group_key IN :keys"
+MEMBERS = f"SELECT {', '.join(_GROUP_COLUMNS)} FROM alert_groups WHERE digest_id = :id"
+DIGEST_COLUMNS = "id, channel, ts, opened_at, closed_at"
 FIRING = (
     f"SELECT {', '.join(_GROUP_COLUMNS)} FROM alert_groups "
     "WHERE status = 'firing' AND ts IS NOT NULL"
@@ -89,6 +112,15 @@ REMEMBER_MESSAGE = (
 )
 
 
+@dataclass(frozen=True)
+class Digest:
+    id: int
+    channel: str
+    ts: str | None
+    opened_at: float
+    closed_at: float | None
+
+
 @dataclass
 class GroupRow:
     group_key: str
@@ -105,12 +137,19 @@ class GroupRow:
     silenced_by: str | None = None
     applied_item: int | None = None
     updated_at: float = 0.0
+    digest_id: int | None = None  # in a storm digest: its message is the digest's line
 
 
 def _group(row: Row) -> GroupRow:
     values = dict(row)
     view = values.pop("view")
     return GroupRow(**values, view=Notification.from_dict(json.loads(view)) if view else None)
+
+
+def _delivery_values(row: GroupRow) -> dict[str, Any]:
+    values = {c: getattr(row, c) for c in _DELIVERY_COLUMNS}
+    values["view"] = json.dumps(row.view.to_dict(), sort_keys=True) if row.view else None
+    return values
 
 
 def dedup_key(group_key: str, fingerprint: str, status: str, starts_at: str) -> str:
@@ -155,15 +194,45 @@ class AlertState:
 
     # ------------------------------------------------------------------ delivery queue
 
-    async def pending(self, limit: int = 2000) -> list[OutboxItem]:
-        """Pending items of this feature's topics (due or not), oldest first."""
-        return await self.store.run(self.store.outbox_pending, TOPICS, limit)
+    async def pending(self, after: int = 0, limit: int = 5000) -> list[OutboxItem]:
+        """Pending items of this feature's topics above ``after`` (due or not), oldest
+        first."""
+        return await self.store.run(self.store.outbox_pending, TOPICS, limit, after)
 
-    async def delivered(self, item_id: int) -> None:
-        await self.store.run(self.store.outbox_delivered, item_id)
+    async def sending(self, item_id: int) -> None:
+        await self.store.run(self.store.outbox_sending, item_id)
 
-    async def retry(self, item_id: int, error: str, delay: float) -> None:
-        await self.store.run(self.store.outbox_retry, item_id, error, delay)
+    async def finish(
+        self,
+        item_id: int,
+        rows: Sequence[GroupRow] = (),
+        follow_ups: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        """In one transaction: save what delivery changed, queue what follows (thread
+        notes, digest updates), mark the item delivered."""
+        now = self.store.clock()
+        for row in rows:
+            row.updated_at = now
+        await self.store.run(self._finish, [item_id], list(rows), list(follow_ups))
+
+    def _finish(
+        self, item_ids: list[int], rows: list[GroupRow], follow_ups: list[dict[str, Any]]
+    ) -> None:
+        with self.store.transaction() as tx:
+            for row in rows:
+                tx.execute(SAVE_GROUP, _delivery_values(row))
+            for payload in follow_ups:
+                self.store.outbox_add(ALERTS_TOPIC, payload)
+            for item_id in item_ids:
+                self.store.outbox_delivered(item_id)
+
+    async def retry(self, item_id: int, error: str, delay: float, *, maybe_sent: bool) -> None:
+        await self.store.run(
+            functools.partial(self.store.outbox_retry, maybe_sent=maybe_sent),
+            item_id,
+            error,
+            delay,
+        )
 
     async def failed(self, item_id: int, error: str) -> None:
         await self.store.run(self.store.outbox_failed, item_id, error)
@@ -177,6 +246,14 @@ class AlertState:
     async def group(self, group_key: str) -> GroupRow | None:
         return await self.store.run(self._group_row, group_key)
 
+    async def groups(self, group_keys: Sequence[str]) -> dict[str, GroupRow]:
+        return await self.store.run(self._groups, list(group_keys))
+
+    def _groups(self, keys: list[str]) -> dict[str, GroupRow]:
+        with self.store.transaction() as tx:
+            rows = tx.all(GROUPS, {"keys": keys}) if keys else []
+        return {r["group_key"]: _group(r) for r in rows}
+
     def _group_row(self, group_key: str) -> GroupRow | None:
         with self.store.transaction() as tx:
             row = tx.one(GROUP, {"k": group_key})
@@ -185,9 +262,7 @@ class AlertState:
     async def save_group(self, row: GroupRow) -> None:
         """Write what delivery owns; the action columns (ack, silence) are left alone."""
         row.updated_at = self.store.clock()
-        values = {c: getattr(row, c) for c in _DELIVERY_COLUMNS}
-        values["view"] = json.dumps(row.view.to_dict(), sort_keys=True) if row.view else None
-        await self.store.run(self._execute, SAVE_GROUP, values)
+        await self.store.run(self._execute, SAVE_GROUP, _delivery_values(row))
 
     def _execute(self, sql: str, params: dict[str, Any]) -> int:
         with self.store.transaction() as tx:
@@ -222,6 +297,66 @@ class AlertState:
     async def remember_message(self, key: str, channel: str, ts: str) -> None:
         params = {"key": key, "channel": channel, "ts": ts, "now": self.store.clock()}
         await self.store.run(self._execute, REMEMBER_MESSAGE, params)
+
+    # ------------------------------------------------------------------ storm digests
+
+    async def open_digests(self) -> list[Digest]:
+        return await self.store.run(self._digests, "closed_at IS NULL")
+
+    async def digest(self, digest_id: int) -> Digest | None:
+        found = await self.store.run(self._digests, "id = :id", {"id": digest_id})
+        return found[0] if found else None
+
+    def _digests(self, where: str, params: dict[str, Any] | None = None) -> list[Digest]:
+        with self.store.transaction() as tx:
+            rows = tx.all(f"SELECT {DIGEST_COLUMNS} FROM digests WHERE {where}", params)
+        return [Digest(**row) for row in rows]
+
+    async def open_digest(self, channel: str, first: dict[str, Any]) -> Digest:
+        """A new digest for ``channel``, and ``first`` (its post) queued, in one go."""
+        return await self.store.run(self._open_digest, channel, first)
+
+    def _open_digest(self, channel: str, first: dict[str, Any]) -> Digest:
+        now = self.store.clock()
+        with self.store.transaction() as tx:
+            digest_id = tx.scalar(
+                "INSERT INTO digests (channel, opened_at) VALUES (:c, :now) RETURNING id",
+                {"c": channel, "now": now},
+            )
+            self.store.outbox_add(ALERTS_TOPIC, {**first, "digest_id": int(digest_id)})
+        return Digest(int(digest_id), channel, None, now, None)
+
+    async def close_digest(self, digest_id: int) -> None:
+        sql = "UPDATE digests SET closed_at = :now WHERE id = :id AND closed_at IS NULL"
+        await self.store.run(self._execute, sql, {"id": digest_id, "now": self.store.clock()})
+
+    async def digest_posted(self, item_id: int, digest_id: int, ts: str) -> None:
+        await self.store.run(self._digest_posted, item_id, digest_id, ts)
+
+    def _digest_posted(self, item_id: int, digest_id: int, ts: str) -> None:
+        with self.store.transaction() as tx:
+            tx.execute("UPDATE digests SET ts = :ts WHERE id = :id", {"ts": ts, "id": digest_id})
+            self.store.outbox_delivered(item_id)
+
+    async def members(self, digest_id: int) -> list[GroupRow]:
+        return await self.store.run(self._members, digest_id)
+
+    def _members(self, digest_id: int) -> list[GroupRow]:
+        with self.store.transaction() as tx:
+            return [_group(row) for row in tx.all(MEMBERS, {"id": digest_id})]
+
+    async def digested(
+        self,
+        item_ids: Sequence[int],
+        rows: Sequence[GroupRow],
+        follow_ups: Sequence[dict[str, Any]],
+    ) -> None:
+        """Groups put in a digest: their rows (with ``digest_id``) saved, the items that
+        would have posted them done, the digest's update and details queued: one go."""
+        now = self.store.clock()
+        for row in rows:
+            row.updated_at = now
+        await self.store.run(self._finish, list(item_ids), list(rows), list(follow_ups))
 
     # ------------------------------------------------------------------ housekeeping
 

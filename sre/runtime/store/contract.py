@@ -78,6 +78,9 @@ class OutboxItem:
     created_at: float
     delivered_at: float | None
     last_error: str | None
+    # Set when a delivery began that may have reached the outside world (a post sent, no
+    # answer yet): the next attempt first finds out whether it did (at most once).
+    sending_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -120,9 +123,21 @@ class Store(Protocol):
 
     # --- outbox: work for the outside world, written first, delivered from here
     def outbox_add(self, topic: str, payload: Any, key: str | None = None) -> int | None: ...
-    def outbox_pending(self, topics: Sequence[str], limit: int = 1000) -> list[OutboxItem]: ...
+    def outbox_pending(
+        self, topics: Sequence[str], limit: int = 1000, after: int = 0
+    ) -> list[OutboxItem]: ...
+    def outbox_sending(self, item_id: int) -> None:
+        """Record, before it starts, that a delivery may reach the outside world."""
+        ...
+
     def outbox_delivered(self, item_id: int) -> None: ...
-    def outbox_retry(self, item_id: int, error: str, delay: float) -> None: ...
+    def outbox_retry(
+        self, item_id: int, error: str, delay: float, *, maybe_sent: bool = False
+    ) -> None:
+        """Try again after ``delay``; ``maybe_sent``: the attempt may have arrived (keep the
+        sending mark, so the next attempt checks first)."""
+        ...
+
     def outbox_failed(self, item_id: int, error: str) -> None: ...
     def outbox_count(self, topic: str | None = None) -> int: ...
     def outbox_prune(self, topics: Sequence[str], delivered_before: float) -> int: ...

@@ -31,13 +31,13 @@ from sre.runtime.store.contract import (
     StoreUnavailable,
     iter_statements,
 )
-from sre.runtime.store.tables import create_core, schema_versions
+from sre.runtime.store.tables import create_core, outbox_sending_at, schema_versions
 from sre.runtime.store.tx import Backend, Tx
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-CORE_MIGRATIONS: tuple[Migration, ...] = (create_core,)
+CORE_MIGRATIONS: tuple[Migration, ...] = (create_core, outbox_sending_at)
 
 
 def dumps(value: Any) -> str:
@@ -65,19 +65,20 @@ OUTBOX_ADD = (
 )
 OUTBOX_COLUMNS = (
     "id, topic, key, payload, status, attempts, next_attempt_at, created_at, delivered_at, "
-    "last_error"
+    "last_error, sending_at"
 )
 OUTBOX_PENDING = (
     f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' AND topic IN :topics "
-    "ORDER BY id LIMIT :limit"
+    "AND id > :after ORDER BY id LIMIT :limit"
 )
+OUTBOX_SENDING = "UPDATE outbox SET sending_at = :now WHERE id = :id"
 OUTBOX_DELIVERED = (
     "UPDATE outbox SET status = 'delivered', delivered_at = :now, attempts = attempts + 1, "
     "last_error = NULL WHERE id = :id"
 )
 OUTBOX_RETRY = (
-    "UPDATE outbox SET attempts = attempts + 1, last_error = :error, next_attempt_at = :at "
-    "WHERE id = :id"
+    "UPDATE outbox SET attempts = attempts + 1, last_error = :error, next_attempt_at = :at, "
+    "sending_at = CASE WHEN :maybe_sent = 1 THEN sending_at ELSE NULL END WHERE id = :id"
 )
 OUTBOX_FAILED = (
     "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = :error "
@@ -112,6 +113,7 @@ def outbox_item(row: Row) -> OutboxItem:
         created_at=float(row["created_at"]),
         delivered_at=row["delivered_at"],
         last_error=row["last_error"],
+        sending_at=row["sending_at"],
     )
 
 
@@ -272,19 +274,29 @@ class SqlStore:
             found = tx.scalar(OUTBOX_ADD, params)
         return None if found is None else int(found)
 
-    def outbox_pending(self, topics: Sequence[str], limit: int = 1000) -> list[OutboxItem]:
-        """Pending items of ``topics``, due or not, oldest first."""
+    def outbox_pending(
+        self, topics: Sequence[str], limit: int = 1000, after: int = 0
+    ) -> list[OutboxItem]:
+        """Pending items of ``topics`` with an id above ``after``, due or not, oldest first."""
+        params = {"topics": list(topics), "limit": limit, "after": after}
         with self.transaction() as tx:
-            rows = tx.all(OUTBOX_PENDING, {"topics": list(topics), "limit": limit})
+            rows = tx.all(OUTBOX_PENDING, params)
         return [outbox_item(row) for row in rows]
+
+    def outbox_sending(self, item_id: int) -> None:
+        with self.transaction() as tx:
+            tx.execute(OUTBOX_SENDING, {"id": item_id, "now": self.clock()})
 
     def outbox_delivered(self, item_id: int) -> None:
         with self.transaction() as tx:
             tx.execute(OUTBOX_DELIVERED, {"id": item_id, "now": self.clock()})
 
-    def outbox_retry(self, item_id: int, error: str, delay: float) -> None:
+    def outbox_retry(
+        self, item_id: int, error: str, delay: float, *, maybe_sent: bool = False
+    ) -> None:
+        params = {"id": item_id, "error": error, "at": self.clock() + delay}
         with self.transaction() as tx:
-            tx.execute(OUTBOX_RETRY, {"id": item_id, "error": error, "at": self.clock() + delay})
+            tx.execute(OUTBOX_RETRY, {**params, "maybe_sent": int(maybe_sent)})
 
     def outbox_failed(self, item_id: int, error: str) -> None:
         """A permanent error: recorded, never retried."""

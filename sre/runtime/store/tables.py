@@ -83,5 +83,11 @@ CORE_TABLES = [cache, outbox, audit, idempotency]
 
 
 def create_core(tx: Tx) -> None:
-    """Core migration 1."""
+    """Core migration 1: the tables above, as first shipped."""
     tx.create(*CORE_TABLES)
+
+
+def outbox_sending_at(tx: Tx) -> None:
+    """Core migration 2: ``outbox.sending_at``, the mark of a delivery that may have
+    reached the outside world (``Store.outbox_sending``)."""
+    tx.execute("ALTER TABLE outbox ADD COLUMN sending_at DOUBLE PRECISION")
