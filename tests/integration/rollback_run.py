@@ -15,7 +15,7 @@ import pytest
 
 from sre.devtools.synthetic import Prometheus, SyntheticService, calls, write_standins
 from tests.helpers import free_port
-from tests.integration.test_daemon_process import DaemonProcess
+from tests.helpers.daemon import DaemonProcess
 
 ERRORS = {"rps": 20.0, "error_ratio": 0.2}
 ROLLED = ("sustained", "slow", "kube", "helmed")

@@ -23,7 +23,7 @@ from sre.devtools.fake_slack import Call, FakeSlack
 from sre.features.alerts.signature import sign
 from tests.helpers import free_port
 from tests.helpers.alertmanager import Alertmanager, alert_json, webhook
-from tests.integration.test_daemon_process import DaemonProcess, base_config
+from tests.helpers.daemon import DaemonProcess, base_config
 
 pytestmark = pytest.mark.integration
 

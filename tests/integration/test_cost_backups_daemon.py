@@ -11,9 +11,9 @@ from pathlib import Path
 import boto3
 import pytest
 
+from tests.helpers.daemon import DaemonProcess, base_config
 from tests.helpers.moto import MotoServer
 from tests.integration.test_cost_moto import day_result
-from tests.integration.test_daemon_process import DaemonProcess, base_config
 
 pytestmark = pytest.mark.integration
 

@@ -4,100 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 import sre
 from sre.runtime.store.sqlite import open_sqlite
-from tests.helpers import free_port, wait_for_http
+from tests.helpers.daemon import ROOT, DaemonProcess, base_config
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def base_config(tmp: Path, **extra: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "system": "itest",
-        "prometheus": {"url": "http://127.0.0.1:9"},
-        "runbooks": {"base_url": "http://127.0.0.1/"},
-        "services": [{"name": "api", "namespace": "ns"}],
-        "daemon": {
-            "listen": f"127.0.0.1:{free_port()}",
-            "state": f"sqlite:///{tmp}/state/state.db",
-            "shutdown_timeout": "5s",
-        },
-    }
-    data.update(extra)
-    return data
-
-
-class DaemonProcess:
-    """``python -m sre.daemon`` with a temporary config; stderr goes to a file."""
-
-    def __init__(
-        self,
-        tmp: Path,
-        config: dict[str, Any] | str,
-        *args: str,
-        env: dict[str, str] | None = None,
-        name: str = "sre.yaml",
-    ) -> None:
-        self.config_path = tmp / name
-        text = config if isinstance(config, str) else yaml.safe_dump(config)
-        self.config_path.write_text(text)
-        listen = "" if isinstance(config, str) else config["daemon"]["listen"]
-        self.port = int(listen.rpartition(":")[2]) if listen.rpartition(":")[2].isdigit() else 0
-        self.log_path = tmp / f"{name}.log"
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sre.daemon", "--config", str(self.config_path), *args],
-            cwd=ROOT,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env={"SRE_WEBHOOK_TOKEN": "itest-webhook-token", **os.environ, **(env or {})},
-        )
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def wait_ready(self) -> None:
-        try:
-            wait_for_http(self.url("/readyz"), timeout=30)
-        except TimeoutError:
-            self.proc.kill()
-            raise AssertionError(f"daemon not ready; log:\n{self.output()}") from None
-
-    def get(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(self.url(path), timeout=5) as resp:
-                return resp.status, resp.read().decode()
-        except urllib.error.HTTPError as err:
-            return err.code, err.read().decode()
-
-    def wait(self, timeout: float = 30) -> int:
-        code = self.proc.wait(timeout=timeout)
-        self._log.close()
-        return code
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        self.proc.send_signal(sig)
-        return self.wait()
-
-    def output(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text()
 
 
 def test_help_lists_the_flags(tmp_path: Path) -> None:

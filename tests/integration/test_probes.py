@@ -21,7 +21,7 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers import free_port
-from tests.integration.test_daemon_process import DaemonProcess, base_config
+from tests.helpers.daemon import DaemonProcess, base_config
 
 pytestmark = pytest.mark.integration
 

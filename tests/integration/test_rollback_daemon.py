@@ -39,6 +39,7 @@ from sre.clients import ClientError
 from sre.clients.prometheus import PrometheusClient
 from sre.devtools.synthetic import calls
 from tests.helpers import free_port
+from tests.helpers.daemon import ROOT, DaemonProcess
 from tests.integration.rollback_run import (
     ROLLED,
     Run,
@@ -47,7 +48,6 @@ from tests.integration.rollback_run import (
     run,
     sample,
 )
-from tests.integration.test_daemon_process import ROOT, DaemonProcess
 
 __all__ = ["run"]  # the fixture
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
