@@ -134,7 +134,7 @@ def test_the_command_check_catches_what_does_not_exist() -> None:
         "daemon run",
         "rejected by the parser: ['verify', '--service', 'x']",
     )
-    assert problem(["make", "demo"]) == ("make", "no Makefile target 'demo'")
+    assert problem(["make", "deploy"]) == ("make", "no Makefile target 'deploy'")
     assert problem(["make", "bench", "BENCH=nope"]) == ("make", "no benchmark 'nope'")
     assert problem([".venv/bin/python", "-m", "sre.render", "--dry-run"]) == (
         "render",
