@@ -1,4 +1,4 @@
-"""Security alerts, defined precisely (the README and runbooks repeat these definitions).
+"""Security alerts, defined precisely (docs/rules-and-alerts.md and the runbooks repeat them).
 
 * SecurityAuthFailureSpike: a service's 401+403 share of all requests over 5m is above
   ``thresholds.auth_failure_ratio_above`` AND its 401+403 rate is above

@@ -1,6 +1,6 @@
 """Pure cost decisions: anomalies per service, budget breaches, month forecast.
 
-Method (documented in the README): for each service, the baseline is the **median** of its
+Method (documented in docs/cost.md): for each service, the baseline is the **median** of its
 complete days in the lookback window before the day judged, and its spread is the **MAD**
 (median absolute deviation, scaled by 1.4826 so it estimates a standard deviation for normal
 data). A day is anomalous when all three hold:

@@ -68,7 +68,7 @@ def classify(probe: Probe, seen: Observation) -> Verdict:
 
 @dataclass(frozen=True, slots=True)
 class ProbeState:
-    """Per-target state the rollback trigger reads (through ``ProbeStatusReader``).
+    """Per-target state the rollback trigger reads (through ``sre.features.probes.state.Targets``).
 
     ``up`` is None until the first probe finished. ``since`` is when ``up`` last changed
     (the first probe counts as a change: before it nothing was known).

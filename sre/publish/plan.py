@@ -1,7 +1,7 @@
 """Pure publish planning: what would change in Grafana, by meaning, with a short diff.
 
-Nothing here does I/O. ``publish.py`` fetches what Grafana holds, asks this module what to
-do, prints the plan and applies it.
+Nothing here does I/O. ``sre.publish`` (its ``__init__``) fetches what Grafana holds, asks
+this module what to do, prints the plan and applies it.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from sre.runtime.notices import Notice
 from tests.helpers.alertmanager import alert_json, webhook
 from tests.unit.test_alerts_receiver import body, env, make_config, post, running
 
-__all__ = ["env"]  # the autouse fixture: tokens set, FEATURES = [alerts.build]
+__all__ = ["env"]  # the autouse fixture: the webhook, Slack and signing secrets set
 
 
 @pytest.fixture(autouse=True)
