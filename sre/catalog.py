@@ -147,6 +147,11 @@ DAEMON_METRICS = {
     # core
     "sre_build_info": ("gauge", "version", "Always 1; the running version."),
     "sre_config_info": ("gauge", "sha256", "Always 1; sha256 of the loaded sre.yaml."),
+    "sre_http_bad_requests_total": (
+        "counter",
+        "",
+        "Requests the HTTP server could not parse (answered 400 by aiohttp).",
+    ),
     "sre_job_runs_total": ("counter", "job, outcome", "Scheduled job runs by outcome."),
     "sre_job_duration_seconds": ("histogram", "job", "Wall time of one job run."),
     "sre_job_last_success_timestamp_seconds": ("gauge", "job", "When a job last succeeded."),

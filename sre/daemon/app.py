@@ -44,7 +44,7 @@ from sre.features.rollback.feature import RollbackFeature
 from sre.features.rollback.targets import target_for
 from sre.features.rollback.triggers import Triggers
 from sre.runtime.feature import Feature, FeatureError
-from sre.runtime.http import core_routes
+from sre.runtime.http import BadRequests, core_routes
 from sre.runtime.jobs import JobRunner
 from sre.runtime.maintenance import StoreMaintenance
 from sre.runtime.metrics import CoreMetrics, catalog_metric
@@ -196,6 +196,7 @@ class Daemon:
         self.store = open_store(cfg.daemon, clock, exclusive=True)
         self.metrics = CoreMetrics(self.registry, sre.__version__, config_sha256)
         self.notices = OutboxNotifier(self.store)
+        self.bad_requests = BadRequests(self.metrics.bad_requests)
         self.runner = JobRunner(self.metrics, clock)
         self.scheduler = AsyncIOScheduler(
             timezone=UTC,
@@ -257,6 +258,7 @@ class Daemon:
 
     async def start(self) -> None:
         disable_created_metrics()  # type: ignore[no-untyped-call]
+        self.bad_requests.install()
         for note in section_notes(self.cfg):
             log.info("%s", note)
         self.session = aiohttp.ClientSession()
@@ -316,6 +318,7 @@ class Daemon:
         if self.session is not None:
             await self.session.close()
         self.store.close()
+        self.bad_requests.remove()
         log.info("stopped")
 
     async def serve(self) -> int:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from aiohttp.http_exceptions import HttpProcessingError
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
 # None when ready, else the reason it is not. Async: checking the store touches the disk.
 ReadyCheck = Callable[[], Awaitable[str | None]]
@@ -77,3 +79,29 @@ class BearerToken:
 
     def refused(self) -> web.Response:
         return text(401, "missing or wrong bearer token", **{"WWW-Authenticate": "Bearer"})
+
+
+class BadRequests(logging.Filter):
+    """aiohttp logs a request it cannot parse (a bad header, a line too long) as an ERROR
+    with a traceback. It is the client's fault and aiohttp already answered 400: make it
+    one WARNING line, and count it (``sre_http_bad_requests_total``)."""
+
+    def __init__(self, counter: Counter) -> None:
+        super().__init__()
+        self.counter = counter
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            self.counter.inc()
+            reason = " ".join(str(error.message).split())[:200]
+            record.msg, record.args = "bad HTTP request answered 400: %s", (reason,)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+    def install(self) -> None:
+        logging.getLogger("aiohttp.server").addFilter(self)
+
+    def remove(self) -> None:
+        logging.getLogger("aiohttp.server").removeFilter(self)

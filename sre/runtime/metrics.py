@@ -38,6 +38,7 @@ class CoreMetrics:
         build.labels(version=version).set(1)
         config = catalog_metric(registry, "sre_config_info")
         config.labels(sha256=config_sha256).set(1)
+        self.bad_requests: Counter = catalog_metric(registry, "sre_http_bad_requests_total")
         self.job_runs: Counter = catalog_metric(registry, "sre_job_runs_total")
         self.job_duration: Histogram = catalog_metric(
             registry, "sre_job_duration_seconds", buckets=JOB_BUCKETS

@@ -125,3 +125,22 @@ def test_mutated_webhooks_never_raise_anything_else(overrides: dict[str, Any]) -
     else:
         assert note.version == "4"
         assert all(a.status in ("firing", "resolved") for a in note.alerts)
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (b'{"version": "4", "groupKey": "\\ud800"}', "groupKey"),
+        (
+            b'{"version": "4", "status": "firing", "groupKey": "g", "alerts": [{"status": '
+            b'"firing", "labels": {"alertname": "A", "pod": "p\\udfff"}, "startsAt": '
+            b'"2026-11-26T20:00:00Z", "fingerprint": "f"}]}',
+            "alerts[0].labels.pod",
+        ),
+    ],
+)
+def test_a_lone_surrogate_is_refused_where_it_is(body: bytes, where: str) -> None:
+    # JSON allows it; UTF-8 (and so Slack) does not: accepted, it could never be delivered.
+    with pytest.raises(PayloadError) as err:
+        parse_notification(body)
+    assert str(err.value) == f"{where}: holds a lone surrogate (an escape like \\ud800)"

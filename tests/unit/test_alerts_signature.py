@@ -38,7 +38,7 @@ def test_rejections_say_why() -> None:
         "missing signature headers"
     )
     assert verify(SECRET, timestamp="soon", signature=good, body=BODY, now=NOW) == (
-        "timestamp is not an integer"
+        "timestamp is not a Unix time in seconds"
     )
     old = str(int(NOW) - 301)
     assert verify(SECRET, timestamp=old, signature=sign(SECRET, old, BODY), body=BODY, now=NOW) == (
@@ -58,5 +58,9 @@ def test_odd_header_values_are_rejections_not_crashes() -> None:
         "signature mismatch"
     )
     assert verify(SECRET, timestamp="١٧٩٥", signature="v0=x", body=BODY, now=NOW) == (
-        "timestamp is not an integer"
+        "timestamp is not a Unix time in seconds"
+    )
+    # Hundreds of digits once became a 500 (int() refuses strings over 4300 digits).
+    assert verify(SECRET, timestamp="9" * 5000, signature="v0=x", body=BODY, now=NOW) == (
+        "timestamp is not a Unix time in seconds"
     )

@@ -85,6 +85,7 @@ class Delivery:
         self.digests: dict[int, Digest] = {}
         self.open_digest: dict[str, int] = {}  # channel -> its digest collecting groups
         self.busy: set[str] = set()  # lanes with an item in flight
+        self.arrivals: dict[str, dict[str, float]] = {}  # channel -> lane -> first seen
         self.tasks: set[asyncio.Task[None]] = set()
         self._last_id = 0
         self._loaded = False
@@ -206,10 +207,12 @@ class Delivery:
                     Waiting(c.lane, c.item.id, c.call.priority)
                 )
         capacity = math.floor(self.digest_after * self.pacer.rate(POST).per_second)
-        for channel in set(waiting) | set(self.open_digest):
+        now = self.monotonic()
+        for channel in set(waiting) | set(self.open_digest) | set(self.arrivals):
+            pressure = self._pressure(channel, waiting.get(channel, []), now)
             found = waiting.get(channel, [])
             open_id = self.open_digest.get(channel)
-            if open_id is not None and storm_over(len(found), capacity):
+            if open_id is not None and storm_over(pressure, capacity):
                 await self.state.close_digest(open_id)
                 del self.open_digest[channel]
                 log.info("storm over in %s: new groups get their own messages again", channel)
@@ -217,6 +220,17 @@ class Delivery:
             _, digested = split_storm(found, capacity=capacity, digest_open=open_id is not None)
             if digested:
                 await self._digest_groups(channel, [by_lane[w.lane] for w in digested])
+
+    def _pressure(self, channel: str, waiting: list[Waiting], now: float) -> int:
+        """Groups waiting now plus those that arrived within the last ``digest_after``: a
+        storm is only over when it stopped arriving, not when the digest took it all."""
+        seen = self.arrivals.setdefault(channel, {})
+        for w in waiting:
+            seen.setdefault(w.lane, now)
+        for lane, at in list(seen.items()):
+            if now - at > self.digest_after:
+                del seen[lane]
+        return len(seen)
 
     async def _digest_groups(self, channel: str, chosen: list[Candidate]) -> None:
         digest_id = self.open_digest.get(channel)

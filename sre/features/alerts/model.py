@@ -178,6 +178,29 @@ def _alert(data: object, index: int) -> Alert:
     )
 
 
+def _not_unicode(value: object, where: str) -> str | None:
+    """The key path of the first string that is not valid Unicode (JSON allows escapes
+    of lone surrogates; Slack and UTF-8 do not): accepted, it could never be delivered."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _not_unicode(key, where) if isinstance(key, str) else None
+            found = found if found is not None else _not_unicode(item, f"{where}.{key}".lstrip("."))
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _not_unicode(item, f"{where}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
 def parse_notification(body: bytes) -> Notification:
     """Parse a webhook body; raise :class:`PayloadError` with a one-line reason."""
     try:
@@ -188,6 +211,9 @@ def parse_notification(body: bytes) -> Notification:
         raise PayloadError("body is nested too deeply") from None
     if not isinstance(data, dict):
         raise PayloadError("body must be a JSON object")
+    bad = _not_unicode(data, "")
+    if bad is not None:
+        raise PayloadError(f"{bad or 'body'}: holds a lone surrogate (an escape like \\ud800)")
     version = data.get("version")
     if version != "4":
         raise PayloadError(f'version: expected "4", got {json.dumps(version)[:20]}')

@@ -30,8 +30,8 @@ def verify(
     """``None`` when the request is authentic, else a short reason (never the secret)."""
     if not timestamp or not signature:
         return "missing signature headers"
-    if not (timestamp.isascii() and timestamp.isdigit()):
-        return "timestamp is not an integer"
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
+        return "timestamp is not a Unix time in seconds"
     if abs(now - int(timestamp)) > window:
         return "timestamp outside the 5-minute replay window"
     # Bytes, not str: compare_digest refuses non-ASCII text, and a header is client input.
