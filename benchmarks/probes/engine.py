@@ -17,7 +17,7 @@ from array import array
 
 from benchmarks.probes.helpers import cpu_seconds, peak_rss_mb, rss_mb
 from sre.config import config_sha256, load_config
-from sre.daemon.app import Daemon
+from sre.daemon.process import Daemon
 
 
 def percentile(values: list[float], q: float) -> float:

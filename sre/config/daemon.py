@@ -44,6 +44,12 @@ class DaemonConfig:
         "SRE_WEBHOOK_TOKEN",
         check=env_name,
     )
+    api_token_env: str | None = key(
+        "variable holding the bearer token of the audit API (`GET /rollbacks`) and "
+        "`POST /-/reload`; unset or null: those answer 401",
+        "SRE_API_TOKEN",
+        check=env_name,
+    )
     probe_concurrency: int = key(
         "probes in flight at once, across all intervals", 256, check=positive
     )

@@ -53,10 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(err.render(), file=sys.stderr)
         return 2
-    from sre.daemon.app import Daemon
+    from sre.daemon.process import Daemon
 
     try:
-        daemon = Daemon(cfg, config_sha256(args.config), insecure_dev=args.insecure_dev)
+        daemon = Daemon(
+            cfg, config_sha256(args.config), insecure_dev=args.insecure_dev, config_path=args.config
+        )
     except StoreError as err:
         log.error("%s", err)
         return 1

@@ -125,7 +125,7 @@ class FakeSlack:
         self._buckets: dict[str, Bucket] = {}
         self._faults: list[Fault] = []
         self._ts = itertools.count(1)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # wait_for holds it while a predicate reads
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None

@@ -61,11 +61,16 @@ async def read_limited(request: web.Request, limit: int) -> bytes | None:
 
 
 class BearerToken:
-    """``Authorization: Bearer <token>``, compared in constant time. ``None``: no check
-    (``--insecure-dev``)."""
+    """``Authorization: Bearer <token>``, compared in constant time.
 
-    def __init__(self, token: str | None) -> None:
+    ``token=None`` means no token is configured: ``open_without=True`` (``--insecure-dev``)
+    lets every caller in, otherwise every caller is refused, with the variable to set.
+    """
+
+    def __init__(self, token: str | None, *, variable: str = "", open_without: bool = True) -> None:
         self._expected = f"Bearer {token}".encode() if token is not None else None
+        self._variable = variable
+        self._open = open_without
 
     @property
     def required(self) -> bool:
@@ -73,12 +78,17 @@ class BearerToken:
 
     def allows(self, request: web.Request) -> bool:
         if self._expected is None:
-            return True
+            return self._open
         given = request.headers.get("Authorization", "").encode("utf-8", "replace")
         return hmac.compare_digest(given, self._expected)
 
     def refused(self) -> web.Response:
-        return text(401, "missing or wrong bearer token", **{"WWW-Authenticate": "Bearer"})
+        if self._expected is None:
+            variable = self._variable or "its variable"
+            why = f"this endpoint needs a bearer token, and {variable} is unset"
+        else:
+            why = "missing or wrong bearer token"
+        return text(401, why, **{"WWW-Authenticate": "Bearer"})
 
 
 class BadRequests(logging.Filter):

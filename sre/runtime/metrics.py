@@ -32,12 +32,17 @@ def catalog_metric(registry: CollectorRegistry, name: str, **kwargs: Any) -> Any
 class CoreMetrics:
     """The runtime's own metrics: what runs (build, config) and the jobs' runs."""
 
+    def config_loaded(self, sha256: str) -> None:
+        """A reload: the info metric names the config now running, and only it."""
+        self.config.clear()
+        self.config.labels(sha256=sha256).set(1)
+
     def __init__(self, registry: CollectorRegistry, version: str, config_sha256: str) -> None:
         self.registry = registry
         build = catalog_metric(registry, "sre_build_info")
         build.labels(version=version).set(1)
-        config = catalog_metric(registry, "sre_config_info")
-        config.labels(sha256=config_sha256).set(1)
+        self.config: Gauge = catalog_metric(registry, "sre_config_info")
+        self.config.labels(sha256=config_sha256).set(1)
         self.bad_requests: Counter = catalog_metric(registry, "sre_http_bad_requests_total")
         self.job_runs: Counter = catalog_metric(registry, "sre_job_runs_total")
         self.job_duration: Histogram = catalog_metric(

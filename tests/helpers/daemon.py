@@ -16,6 +16,7 @@ import yaml
 from sre.devtools.loopback import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
+API_TOKEN = "itest-api-token"  # daemon.api_token_env's default variable, SRE_API_TOKEN
 
 
 def base_config(tmp: Path, **extra: Any) -> dict[str, Any]:
@@ -57,7 +58,12 @@ class DaemonProcess:
             cwd=ROOT,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env={"SRE_WEBHOOK_TOKEN": "itest-webhook-token", **os.environ, **(env or {})},
+            env={
+                "SRE_WEBHOOK_TOKEN": "itest-webhook-token",
+                "SRE_API_TOKEN": API_TOKEN,
+                **os.environ,
+                **(env or {}),
+            },
         )
 
     def url(self, path: str) -> str:
@@ -70,9 +76,12 @@ class DaemonProcess:
             self.proc.kill()
             raise AssertionError(f"daemon not ready; log:\n{self.output()}") from None
 
-    def get(self, path: str) -> tuple[int, str]:
+    def get(self, path: str, token: str | None = None) -> tuple[int, str]:
+        """``GET path``, with ``Authorization: Bearer token`` when given."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        request = urllib.request.Request(self.url(path), headers=headers)
         try:
-            with urllib.request.urlopen(self.url(path), timeout=5) as resp:
+            with urllib.request.urlopen(request, timeout=5) as resp:
                 return resp.status, resp.read().decode()
         except urllib.error.HTTPError as err:
             return err.code, err.read().decode()

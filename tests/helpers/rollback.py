@@ -23,10 +23,15 @@ from sre.config import Config, parse_config
 from sre.features.rollback.feature import RollbackFeature
 from sre.features.rollback.targets import target_for
 from sre.features.rollback.triggers import Triggers
+from sre.runtime.http import BearerToken
 from sre.runtime.notices import OutboxNotifier
+from sre.runtime.redact import Redactor
 from sre.runtime.store.sqlite import open_sqlite
 
 NOW = 1_800_000_000.0
+AUDIT_TOKEN = "audit-token-1234"
+AUDIT = {"Authorization": f"Bearer {AUDIT_TOKEN}"}
+SECRET = "s3cr3t-value-in-env"  # a configured secret the rollback command prints
 
 
 class FakePrometheus:
@@ -121,6 +126,8 @@ class Harness:
             notices=OutboxNotifier(self.store),
             registry=self.registry,
             clock=self.clock,
+            api_token=BearerToken(AUDIT_TOKEN, open_without=False),
+            redactor=Redactor([SECRET]),
         )
 
     def calls(self) -> list[str]:

@@ -15,7 +15,7 @@ import pytest
 
 from sre.devtools.synthetic import Prometheus, SyntheticService, calls, write_standins
 from tests.helpers import free_port
-from tests.helpers.daemon import DaemonProcess
+from tests.helpers.daemon import API_TOKEN, DaemonProcess
 
 ERRORS = {"rps": 20.0, "error_ratio": 0.2}
 ROLLED = ("sustained", "slow", "kube", "helmed")
@@ -140,8 +140,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             # second rollback of anything to have happened (it must not either).
             time.sleep(max(4.0, 12 - (time.monotonic() - spike_end)))
             metrics = daemon.get("/metrics")[1]
-            rollbacks = json.loads(daemon.get("/rollbacks")[1])
-            filtered = json.loads(daemon.get("/rollbacks?service=kube&limit=1")[1])
+            rollbacks = json.loads(daemon.get("/rollbacks", API_TOKEN)[1])
+            filtered = json.loads(daemon.get("/rollbacks?service=kube&limit=1", API_TOKEN)[1])
             down_metrics = down.get("/metrics")[1]
             assert daemon.stop() == 0, daemon.output()
             assert down.stop() == 0, down.output()

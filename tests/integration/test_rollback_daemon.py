@@ -39,7 +39,7 @@ from sre.clients import ClientError
 from sre.clients.prometheus import PrometheusClient
 from sre.devtools.synthetic import calls
 from tests.helpers import free_port
-from tests.helpers.daemon import ROOT, DaemonProcess
+from tests.helpers.daemon import API_TOKEN, ROOT, DaemonProcess
 from tests.integration.rollback_run import (
     ROLLED,
     Run,
@@ -252,7 +252,7 @@ def test_idempotency_key_holds_across_a_restart(run: Run) -> None:
     deadline = time.monotonic() + 20
     blocked: list[dict[str, Any]] = []
     while time.monotonic() < deadline and len(blocked) < len(ROLLED):
-        records = json.loads(daemon.get("/rollbacks?limit=200")[1])
+        records = json.loads(daemon.get("/rollbacks?limit=200", API_TOKEN)[1])
         blocked = [
             r
             for r in records

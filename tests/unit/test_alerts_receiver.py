@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from sre.config import Config, parse_config
-from sre.daemon.app import Daemon
+from sre.daemon.process import Daemon
 from sre.devtools.fake_slack import FakeSlack
 from tests.helpers import free_port
 from tests.helpers.alertmanager import alert_json, webhook

@@ -15,8 +15,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry
 
 from sre.config import Config, parse_config
-from sre.daemon.app import Daemon, Parts, build_features, section_notes
+from sre.daemon.app import Parts, build_features, section_notes
 from sre.daemon.logs import JsonFormatter
+from sre.daemon.process import Daemon
 from sre.runtime.feature import Feature, FeatureError
 from sre.runtime.jobs import JobSpec
 from tests.helpers import free_port

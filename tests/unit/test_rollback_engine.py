@@ -4,6 +4,7 @@ audit endpoint."""
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sre.checks.probe import ProbeState
 from sre.clients import ClientError
 from sre.features.rollback.feature import RollbackFeature
-from tests.helpers.rollback import NOW, Harness, h, settle
+from tests.helpers.rollback import AUDIT, NOW, SECRET, Harness, h, settle
 
 __all__ = ["h"]  # the fixture
 
@@ -169,13 +170,16 @@ def test_rollbacks_endpoint(h: Harness) -> None:
         app = web.Application()
         app.add_routes(f.routes())
         async with TestClient(TestServer(app)) as client:
-            everything = await (await client.get("/rollbacks")).json()
+            everything = await (await client.get("/rollbacks", headers=AUDIT)).json()
             assert [r["phase"] for r in everything] == ["result", "decision"]
             assert everything[0]["time"].endswith("Z")
-            one = await (await client.get("/rollbacks?service=api&limit=1")).json()
+            one = await (await client.get("/rollbacks?service=api&limit=1", headers=AUDIT)).json()
             assert one == everything[:1]
-            assert await (await client.get("/rollbacks?service=web")).json() == []
-            bad = await client.get("/rollbacks?limit=0")
+            assert await (await client.get("/rollbacks?service=web", headers=AUDIT)).json() == []
+            for headers in ({}, {"Authorization": "Bearer wrong"}):  # the audit API is not open
+                refused = await client.get("/rollbacks", headers=headers)
+                assert refused.status == 401 and "bearer token" in await refused.text()
+            bad = await client.get("/rollbacks?limit=0", headers=AUDIT)
             assert bad.status == 400 and "limit" in (await bad.json())["error"]
 
     h.go(body)
@@ -202,8 +206,25 @@ def test_rollbacks_endpoint_rejects_a_bad_limit_with_400(h: Harness, limit: str)
         app = web.Application()
         app.add_routes(f.routes())
         async with TestClient(TestServer(app)) as client:
-            answer = await client.get("/rollbacks", params={"limit": limit})
+            answer = await client.get("/rollbacks", params={"limit": limit}, headers=AUDIT)
             assert answer.status == 400
             assert (await answer.json()) == {"error": "limit must be a whole number from 1 to 1000"}
 
     h.go(body)
+
+
+def test_what_a_rollback_command_prints_is_redacted_everywhere(tmp_path: Path) -> None:
+    body = f"echo 'connecting with {SECRET}'; echo PGPASSWORD=hunter22 --token=abcdefgh"
+    h = Harness(tmp_path, body=body)
+
+    async def run(f: RollbackFeature) -> None:
+        await f.evaluate_all()
+        await settle(f)
+
+    h.go(run)
+    result = next(r for r in h.records() if r["phase"] == "result")
+    output = result["commands"][0]["output"]
+    assert SECRET not in output and "hunter22" not in output and "abcdefgh" not in output
+    assert "connecting with [redacted]" in output and "PGPASSWORD=[redacted]" in output
+    notice = h.notices()["rollback:api:2:result"]
+    assert SECRET not in json.dumps(notice) and "[redacted]" in notice["text"]

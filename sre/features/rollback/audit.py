@@ -18,6 +18,7 @@ from aiohttp import web
 
 from sre.checks.rollback import Decision, Revision, TriggerVerdict
 from sre.config import Service
+from sre.runtime.http import BearerToken
 from sre.runtime.store import AuditRecord, Store
 
 KIND = "rollback"
@@ -93,8 +94,10 @@ def list_records(store: Store, service: str | None, limit: int) -> list[dict[str
     return [record_view(r) for r in store.audit_list(KIND, service, limit)]
 
 
-def routes(store: Store) -> list[web.RouteDef]:
+def routes(store: Store, token: BearerToken) -> list[web.RouteDef]:
     async def rollbacks(request: web.Request) -> web.Response:
+        if not token.allows(request):
+            return token.refused()
         service = request.query.get("service") or None
         raw = request.query.get("limit", "100")
         # "²".isdigit() is True but int("²") fails: ASCII digits only.

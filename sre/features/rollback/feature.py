@@ -32,8 +32,10 @@ from sre.features.rollback.state import PENDING, RollbackState, ServiceState
 from sre.features.rollback.targets import Target
 from sre.features.rollback.triggers import Triggers
 from sre.runtime.feature import Feature
+from sre.runtime.http import BearerToken
 from sre.runtime.jobs import JobSpec
 from sre.runtime.notices import Notifier
+from sre.runtime.redact import Redactor
 from sre.runtime.store import Store
 
 log = logging.getLogger(__name__)
@@ -53,8 +55,12 @@ class RollbackFeature(Feature):
         notices: Notifier,
         registry: CollectorRegistry,
         clock: Callable[[], float],
+        api_token: BearerToken,
+        redactor: Redactor,
     ) -> None:
         self.services = {s.name: s for s in services if s.rollback is not None}
+        self.api_token = api_token
+        self.redactor = redactor
         self.engine = engine
         self.targets = dict(targets)
         self.triggers = triggers
@@ -77,7 +83,7 @@ class RollbackFeature(Feature):
         return [JobSpec("rollback.evaluate", self.evaluate_all, every)]
 
     def routes(self) -> Sequence[web.RouteDef]:
-        return audit.routes(self.store)
+        return audit.routes(self.store, self.api_token)
 
     async def start(self) -> None:
         dry = "".join(
@@ -151,7 +157,7 @@ class RollbackFeature(Feature):
             decision,
             verdicts,
             revision,
-            target=self.targets[svc.name].describe(),
+            target=self.redactor.data(self.targets[svc.name].describe()),
             window=window,
             requested_by=by,
             enabled=self.engine.enabled,
@@ -340,7 +346,9 @@ class RollbackFeature(Feature):
             **data,
             "phase": "result",
             "result": outcome,
-            "commands": [r.to_dict() for r in results],
+            # What a command printed or ran with may hold a secret: never stored, logged,
+            # posted or served as it was.
+            "commands": [self.redactor.data(r.to_dict()) for r in results],
             "revision_after": after,
             "started_at": started,
         }
