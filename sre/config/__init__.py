@@ -9,9 +9,11 @@ Modules, by section: ``connections`` (prometheus, alertmanager, grafana, runbook
 kubernetes, selectors), ``services`` (services, datastores, queues, probes, thresholds),
 ``daemon`` (daemon), ``integrations`` (slack, aws, cost, backups), ``root`` (the whole file
 and its cross-section rules), ``files`` (reading it). ``loader`` is the typed loader,
-``validators`` the per-value checks, ``durations`` the ``2m``-style duration type.
+``validators`` the per-value checks, ``durations`` the ``2m``-style duration type,
+``compose`` the ``service_defaults:`` / ``include:`` layer that runs before the loader.
 """
 
+from sre.config.compose import IncludedFile
 from sre.config.connections import (
     AlertmanagerConfig,
     GrafanaConfig,
@@ -61,6 +63,7 @@ __all__ = [
     "Datastore",
     "Duration",
     "GrafanaConfig",
+    "IncludedFile",
     "KubernetesConfig",
     "Probe",
     "Problem",

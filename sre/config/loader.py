@@ -30,9 +30,11 @@ T = TypeVar("T")
 class Problem:
     path: str
     message: str
+    file: str = ""  # an included file, as the main file names it; "" = the main file
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
+        text = f"{self.path}: {self.message}" if self.path else self.message
+        return f"{self.file}: {text}" if self.file else text
 
 
 class _Invalid:
