@@ -9,9 +9,19 @@ from __future__ import annotations
 from sre.config import Config
 from sre.model import RuleGroup
 
-from . import agents, datastores, recording, resources, security, services, slo, sre_daemon
+from . import (
+    agents,
+    datastores,
+    recording,
+    resources,
+    security,
+    services,
+    slo,
+    sre_daemon,
+    thresholds,
+)
 
-AREAS = (recording, slo, services, resources, agents, datastores, security, sre_daemon)
+AREAS = (recording, thresholds, slo, services, resources, agents, datastores, security, sre_daemon)
 
 
 def all_groups(cfg: Config) -> list[RuleGroup]:
