@@ -68,6 +68,9 @@ def exprs(data: dict[str, Any]) -> list[tuple[str, str]]:
         match = LABEL_VALUES.match(var["query"])
         assert match, f"{data['uid']} ${var['name']}: not a label_values() query"
         found.append((f"{data['uid']} ${var['name']}", substitute(match.group(1))))
+    for annotation in data["annotations"]["list"]:
+        if "expr" in annotation:
+            found.append((f"{data['uid']} {annotation['name']}", substitute(annotation["expr"])))
     return found
 
 
@@ -186,12 +189,29 @@ def test_rendering_is_byte_identical(cfg: Config) -> None:
 # ----------------------------------------------------------------------------- content
 
 
-def test_service_variable_over_the_request_rate_rule(boards: dict[str, dict[str, Any]]) -> None:
-    for slug in ("overview", "service-performance"):
+def test_service_variables(boards: dict[str, dict[str, Any]]) -> None:
+    def service(slug: str) -> dict[str, Any]:
         (var,) = [v for v in boards[slug]["templating"]["list"] if v["name"] == "service"]
-        assert var["query"] == f"label_values({C.REQUEST_RATE}, service)"
-        assert var["includeAll"] and var["multi"]
+        return var
+
+    # The overview: every service by default; "All" is ".+", not a regex of 500 names.
+    overview = service("overview")
+    assert overview["query"] == f"label_values({C.REQUEST_RATE}, service)"
+    assert overview["includeAll"] and overview["multi"] and overview["allValue"] == ".+"
+    # Service performance: one service at a time (the first by default).
+    performance = service("service-performance")
+    assert not performance["includeAll"] and not performance["multi"]
+    # SLOs: the services with an SLO; several may be picked (a row each), never "All".
+    slos = service("slo")
+    assert slos["query"] == f"label_values({C.SLO_ERROR_BUDGET}, service)"
+    assert slos["multi"] and not slos["includeAll"]
+    for slug in ("overview", "service-performance"):
         assert any('service=~"$service"' in e for _, e in _raw_exprs(boards[slug]))
+    (namespace,) = [
+        v for v in boards["service-performance"]["templating"]["list"] if v["name"] == "namespace"
+    ]
+    assert namespace["query"] == f'label_values({C.SERVICE_INFO}{{service=~"$service"}}, namespace)'
+    assert namespace["hide"] == 2
 
 
 def _raw_exprs(data: dict[str, Any]) -> list[tuple[str, str]]:
@@ -224,38 +244,97 @@ def test_agents_heatmap_reads_the_duration_histogram(boards: dict[str, dict[str,
     assert heatmap["options"]["yAxis"]["unit"] == "s"
 
 
-def test_slo_dashboard_has_panels_for_each_service_with_an_slo(cfg: Config) -> None:
-    with_slo = [s for s in cfg.services if s.slo is not None]
-    assert len(with_slo) >= 2
+def test_slo_dashboard_lists_every_slo_then_repeats_a_row_per_selected_service(
+    cfg: Config,
+) -> None:
     data = dashboard_json(slo.build(cfg))
-    for svc in with_slo:
-        assert svc.slo is not None
-        mine = [
-            p
-            for p in data_panels(data)
-            if any(f'service="{svc.name}"' in t["expr"] for t in p["targets"])
-        ]
-        titles = {p["title"] for p in mine}
-        assert {"Availability (SLI, 30d)", "Error budget remaining (30d)"} <= titles
-        burn = next(p for p in mine if p["title"] == "Burn rate per window")
-        assert [t["legendFormat"] for t in burn["targets"]] == list(C.SLO_WINDOWS)
-        for target, window in zip(burn["targets"], C.SLO_WINDOWS, strict=True):
-            assert C.slo_error_ratio(window) in target["expr"]
-            assert f"/ on (service) {C.SLO_ERROR_BUDGET}" in target["expr"]
-        latency = [p for p in mine if p["title"] == "Latency p95 vs target"]
-        if svc.slo.latency_p95_seconds is None:
-            assert not latency
-        else:
-            steps = latency[0]["fieldConfig"]["defaults"]["thresholds"]["steps"]
-            assert steps[-1]["value"] == svc.slo.latency_p95_seconds
-    # Taking a service's SLO away takes its panels away.
-    first = with_slo[0].name
-    fewer = replace(
-        cfg, services=tuple(replace(s, slo=None) if s.name == first else s for s in cfg.services)
+    (table,) = [p for p in data_panels(data) if p["type"] == "table"]
+    exprs = [t["expr"] for t in table["targets"]]
+    assert all(t["instant"] and t["format"] == "table" for t in table["targets"])
+    assert exprs[0] == f"max by (service) (1 - {C.SLO_ERROR_BUDGET})"
+    assert C.slo_error_ratio("30d") in exprs[1] and C.slo_error_ratio("30d") in exprs[2]
+    long_windows = [a.long_window for a in C.BURN_RATE_ALERTS]
+    for expr, window in zip(exprs[3:7], long_windows, strict=True):
+        assert f"{C.slo_error_ratio(window)} / on (service) {C.SLO_ERROR_BUDGET}" in expr
+    assert 'ALERTS{alertname=~"SLOErrorBudgetBurn.+"' in exprs[7]
+    names = [
+        prop["value"]
+        for o in table["fieldConfig"]["overrides"]
+        for prop in o["properties"]
+        if prop["id"] == "displayName"
+    ]
+    assert names == [
+        "Objective",
+        "Availability (30d)",
+        "Error budget left",
+        *(f"Burn {w}" for w in long_windows),
+        "Alerts",
+    ]
+    assert table["options"]["sortBy"] == [{"displayName": "Error budget left", "desc": False}]
+    links = [
+        prop["value"][0]["url"]
+        for o in table["fieldConfig"]["overrides"]
+        if o["matcher"]["options"] == "service"
+        for prop in o["properties"]
+    ]
+    assert links == [f"/d/{data['uid']}/?var-service=${{__value.raw}}&${{__url_time_range}}"]
+    # One detail row, repeated by Grafana for each selected service.
+    rows = [p for p in data["panels"] if p["type"] == "row"]
+    assert [r.get("repeat") for r in rows] == [None, "service"]
+    detail = data_panels(data)[1:]
+    assert all('service="$service"' in t["expr"] for p in detail for t in p["targets"]), (
+        "every detail panel shows the selected service"
     )
-    text = dashboard_text(slo.build(fewer))
-    assert f'service=\\"{first}\\"' not in text
-    assert f'service=\\"{with_slo[1].name}\\"' in text
+    burn = next(p for p in detail if p["title"] == "Burn rate per window")
+    assert [t["legendFormat"] for t in burn["targets"]] == list(C.SLO_WINDOWS)
+    latency = next(p for p in detail if p["title"] == "Latency p95 vs objective")
+    assert C.SLO_LATENCY_OBJECTIVE in latency["targets"][1]["expr"]
+    # No service is named anywhere: the dashboard is the same whatever the services.
+    text = dashboard_text(slo.build(cfg))
+    for svc in cfg.services:
+        assert svc.name not in text
+    fewer = replace(cfg, services=cfg.services[:1])
+    assert dashboard_text(slo.build(fewer)) == text
+
+
+def test_dashboards_do_not_grow_with_the_services(cfg: Config) -> None:
+    many = replace(
+        cfg,
+        services=tuple(
+            replace(cfg.services[i % 4], name=f"svc-{i:04d}", namespace=f"team-{i % 10}")
+            for i in range(500)
+        ),
+    )
+    for small, large in zip(all_dashboards(cfg), all_dashboards(many), strict=True):
+        assert dashboard_text(small) == dashboard_text(large), small.uid
+
+
+def test_deploys_rollbacks_and_silences_are_annotated(
+    cfg: Config, boards: dict[str, dict[str, Any]]
+) -> None:
+    ds = {"type": "prometheus", "uid": cfg.prometheus.datasource_uid}
+    expected_tags = {
+        "overview": ["{kind}"],
+        "service-performance": ["{kind}", "$service"],
+        "slo": ["{kind}", "$service"],
+        "sre-daemon": ["{kind}"],
+    }
+    for slug, tags in expected_tags.items():
+        found = boards[slug]["annotations"]["list"]
+        by_tags = [a for a in found if a.get("target", {}).get("type") == "tags"]
+        assert [a["target"]["tags"] for a in by_tags] == [
+            [t.format(kind=kind) for t in tags] for kind in ("deploy", "rollback", "silence")
+        ], slug
+        for annotation in by_tags:
+            assert annotation["datasource"] == {"type": "grafana", "uid": "-- Grafana --"}
+            assert annotation["target"]["matchAny"] is False
+        (counter,) = [a for a in found if "expr" in a]
+        assert counter["datasource"] == ds
+        assert "increase(sre_rollbacks_total{" in counter["expr"]
+        assert counter["expr"].endswith(") > 0")
+        assert ('service=~"$service"' in counter["expr"]) == (slug != "sre-daemon")
+    for slug in ("resources", "agents", "datastores"):
+        assert boards[slug]["annotations"]["list"] == []
 
 
 def test_daemon_dashboard_uses_only_catalogued_sre_metrics(
@@ -287,6 +366,9 @@ def test_recording_rules_used_are_the_catalogued_ones(boards: dict[str, dict[str
         C.ERROR_RATIO,
         C.CODE_RATE,
         C.SLO_ERROR_BUDGET,
+        C.SLO_LATENCY_OBJECTIVE,
+        C.SERVICE_INFO,
+        C.ERROR_RATIO_THRESHOLD,
         C.AGENT_PROCESSED_RATE,
         C.AGENT_FAILURE_RATIO,
         C.AGENT_P95,
