@@ -128,8 +128,9 @@ def latency_quantile(quantile: str, selector: str, window: str, by: str = "servi
 # ----------------------------------------------------------------------------- per service
 # A rule that covers every service needs each service's own number (its error budget, its
 # alert threshold) as a series to join on. They come from one "catalogue" series per
-# configured service, written once; each number is then one expression over it whose size
-# depends on how many services differ from the most common value, not on how many there are.
+# configured service (rules/thresholds.py); each number is then one expression over it whose
+# size depends on how many services differ from the most common value, not on how many
+# services there are.
 
 
 def none_of(label: str, values: Iterable[str]) -> str:
@@ -152,34 +153,6 @@ def either(terms: Sequence[str]) -> str:
         return terms[0]
     mid = len(terms) // 2
     return f"({either(terms[:mid])}\nor {either(terms[mid:])})"
-
-
-def _literal(value: str) -> str:
-    """A PromQL string for a label_replace replacement (``$`` would expand a group)."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "$$") + '"'
-
-
-def set_label(expr: str, label: str, value: str) -> str:
-    """``expr`` with ``label`` set to ``value`` on every series."""
-    return f'label_replace({expr}, "{label}", {_literal(value)}, "", "")'
-
-
-def catalogue(services: Mapping[str, str]) -> str:
-    """One series of value 1 per service, labelled ``service`` and ``namespace``.
-
-    ``services`` maps each name to its namespace; services are grouped by namespace so the
-    namespace label is set once per namespace.
-    """
-    by_namespace: dict[str, list[str]] = defaultdict(list)
-    for name, namespace in services.items():
-        by_namespace[namespace].append(name)
-    groups = [
-        set_label(
-            either([set_label("vector(1)", "service", n) for n in sorted(names)]), "namespace", ns
-        )
-        for ns, names in sorted(by_namespace.items())
-    ]
-    return either(groups)
 
 
 def per_service(table: str, services: Iterable[str], values: Mapping[str, str]) -> str | None:

@@ -69,17 +69,6 @@ def _depths(text: str) -> list[int]:
     return out
 
 
-def test_catalogue_sets_service_and_namespace_once_per_namespace() -> None:
-    expr = promql.catalogue({"b": "ns1", "a": "ns1", "c": "ns2"})
-    assert expr == (
-        '(label_replace((label_replace(vector(1), "service", "a", "", "")\n'
-        'or label_replace(vector(1), "service", "b", "", "")), "namespace", "ns1", "", "")\n'
-        'or label_replace(label_replace(vector(1), "service", "c", "", ""), "namespace", "ns2",'
-        ' "", ""))'
-    )
-    assert promql.set_label("x", "l", 'a"$1') == 'label_replace(x, "l", "a\\"$$1", "", "")'
-
-
 def test_per_service_names_the_fewest_services() -> None:
     names = [f"s{i}" for i in range(10)]
     # Most services share a value: the others are named, the rest selected by exclusion.
