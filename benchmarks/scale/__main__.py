@@ -12,6 +12,9 @@
    ``prometheus_rule_group_last_duration_seconds`` over several evaluations: target, the
    sum over every group under 1 s per evaluation.
 
+6. Why the catalogue of services is a ``vector(1)`` record per service and not one
+   expression: both, alone in a Prometheus, evaluated every second, median of 10.
+
 Prometheus here holds minutes of data, not 30 days: range functions over the 1d/3d/30d SLO
 windows cost more on a real one (see docs/scale.md). Options: ``--runs N`` (default 3),
 ``--services 4,50,500``, ``--interval S`` (scrape and evaluation, default 10), ``--rounds N``
@@ -32,7 +35,11 @@ from pathlib import Path
 import yaml
 
 from benchmarks.scale import generate, platform
+from sre import promql
 from sre.config import load_config
+from sre.model import Record, RuleGroup
+from sre.render.rulefiles import rule_files
+from tests.helpers.synthetic import Prometheus
 
 ROOT = Path(__file__).resolve().parents[2]
 RENDER_TARGET_S = 3.0
@@ -156,6 +163,44 @@ def evaluation_part(tmp: Path, n: int, interval: int, rounds: int) -> None:
     )
 
 
+def catalogue_part(tmp: Path, n: int) -> None:
+    if shutil.which("prometheus") is None:
+        return
+    cfg = load_config(generate.write(tmp / "catalogue", n))
+    spaces = {s.name: s.namespace for s in cfg.services}
+    records = tuple(
+        Record("bench:records:info", "vector(1)", {"service": name, "namespace": ns})
+        for name, ns in spaces.items()
+    )
+    tree = promql.either(
+        [
+            f'label_replace(label_replace(vector(1), "service", "{name}", "", ""), '
+            f'"namespace", "{ns}", "", "")'
+            for name, ns in spaces.items()
+        ]
+    )
+    groups = [
+        RuleGroup("records", "records", records),
+        RuleGroup("one-expression", "tree", (Record("bench:tree:info", tree),)),
+    ]
+    files = []
+    for name, text in rule_files(groups).items():
+        (tmp / name).write_text(text, encoding="utf-8")
+        files.append(tmp / name)
+    prom = Prometheus(tmp, [], evaluation_interval="1s", rule_files=files, scrape_configs="  []\n")
+    durations: dict[str, list[float]] = {}
+    with prom:
+        p = platform.Platform(prom, None)
+        p.wait_for_evaluations(2, timeout=60)
+        for _ in range(10):
+            p.wait_for_evaluations(1, timeout=30)
+            for g in p.rule_groups():
+                durations.setdefault(g.name, []).append(g.last_duration_s)
+    print(f"\ncatalogue of {n} services, median evaluation of 10")
+    for name, values in sorted(durations.items()):
+        print(f"  {name:<16} {statistics.median(values) * 1000:7.1f} ms")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.scale", description=__doc__)
     p.add_argument("--runs", type=int, default=3)
@@ -170,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         render_part(tmp, counts, args.runs)
         if not args.skip_prometheus:
             evaluation_part(tmp, max(counts), args.interval, args.rounds)
+            catalogue_part(tmp, max(counts))
     return 0
 
 

@@ -59,7 +59,7 @@ def _scrape_configs(target: str, services: list[str], interval: str) -> str:
 
 
 class Platform:
-    def __init__(self, prometheus: Prometheus, synthetic: SyntheticService) -> None:
+    def __init__(self, prometheus: Prometheus, synthetic: SyntheticService | None) -> None:
         self.prometheus = prometheus
         self.synthetic = synthetic
 
@@ -124,6 +124,12 @@ class Platform:
         raise TimeoutError(f"rule groups not evaluated {rounds} times within {timeout:.0f}s")
 
 
+class SyntheticPlatform(Platform):
+    """A platform whose services the synthetic exporter serves."""
+
+    synthetic: SyntheticService
+
+
 @contextmanager
 def platform(
     tmp: Path,
@@ -132,7 +138,7 @@ def platform(
     rps: float = 5.0,
     error_ratio: float = 0.0002,
     interval: str = "10s",
-) -> Iterator[Platform]:
+) -> Iterator[SyntheticPlatform]:
     """Every service of ``cfg`` serving ``rps`` requests/s with ``error_ratio`` 5xx, each
     scraped every ``interval``; Prometheus evaluates ``cfg``'s rules every ``interval``."""
     names = [s.name for s in cfg.services]
@@ -149,4 +155,4 @@ def platform(
             scrape_configs=_scrape_configs(synthetic.target, names, interval),
         )
         with prom:
-            yield Platform(prom, synthetic)
+            yield SyntheticPlatform(prom, synthetic)
