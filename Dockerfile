@@ -23,6 +23,9 @@ RUN /opt/venv/bin/pip install .
 
 # ---------------------------------------------------------------- tools: kubectl + helm
 FROM ${PYTHON_IMAGE} AS tools
+# The downloads below are checked with `echo ... | sha256sum -c -`: without pipefail a
+# failing left-hand side would go unnoticed.
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # Pinned by version and by the sha256 published next to each download
 # (https://dl.k8s.io/release/<v>/bin/linux/amd64/kubectl.sha256, get.helm.sh/<file>.sha256sum).
 # Bump both lines together.

@@ -12,6 +12,7 @@ from sre.model import RuleGroup
 from . import (
     agents,
     datastores,
+    prometheus,
     recording,
     resources,
     security,
@@ -25,5 +26,7 @@ AREAS = (recording, thresholds, slo, services, resources, agents, datastores, se
 
 
 def all_groups(cfg: Config) -> list[RuleGroup]:
-    """Every rule group for ``cfg``: recording rules first, then alerts area by area."""
-    return [group for area in AREAS for group in area.groups(cfg)]
+    """Every rule group for ``cfg``: recording rules first, then alerts area by area, then
+    the pipeline's own (Watchdog, and the retention guard sized by every other rule)."""
+    found = [group for area in AREAS for group in area.groups(cfg)]
+    return found + prometheus.groups(cfg, found)

@@ -121,16 +121,38 @@ def dashboard_uid(system: str, slug: str) -> str:
 
 
 # --- the daemon's own metrics (names from the daemon issues) ------------------------------
-# Label values are fixed sets, so rules can match them:
-#   sre_job_runs_total.outcome:            success | failure | missed
-#   sre_probe_failures_total.reason: timeout | connect_refused | dns | tls | status | body | other
-#   sre_slack_deliveries_total.result:     ok | retry | permanent_error
-#   sre_rollback_evaluations_total.verdict: pass | fail | no_verdict
-#   sre_rollbacks_total.result:            success | failure | dry_run
-#   sre_backup_verification_success.step:  freshness | size | integrity | restore
-#   sre_aws_errors_total.reason:  throttled | server_error | timeout | unreachable | auth |
-#                                 not_found | data_unavailable | no_credentials | bad_response |
-#                                 rejected
+# Label values that form a fixed set, so rules can match them (and the reference lists them).
+LABEL_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
+    "sre_job_runs_total": {"outcome": ("success", "failure", "missed")},
+    "sre_probe_failures_total": {
+        "reason": ("timeout", "connect_refused", "dns", "tls", "status", "body", "other")
+    },
+    "sre_slack_deliveries_total": {"result": ("ok", "retry", "permanent_error")},
+    "sre_slack_actions_total": {
+        "action": ("ack", "silence_1h", "silence_4h", "rollback"),
+        "result": ("ok", "error"),
+    },
+    "sre_rollback_evaluations_total": {"verdict": ("pass", "fail", "no_verdict")},
+    "sre_rollbacks_total": {
+        "trigger": ("error_rate", "latency", "health", "manual"),
+        "result": ("success", "failure", "dry_run"),
+    },
+    "sre_backup_verification_success": {"step": ("freshness", "size", "integrity", "restore")},
+    "sre_aws_errors_total": {
+        "reason": (
+            "throttled",
+            "server_error",
+            "timeout",
+            "unreachable",
+            "auth",
+            "not_found",
+            "data_unavailable",
+            "no_credentials",
+            "bad_response",
+            "rejected",
+        )
+    },
+}
 DAEMON_METRICS = {
     # core
     "sre_build_info": ("gauge", "version", "Always 1; the running version."),

@@ -1,7 +1,7 @@
 """Alert handling benchmark: ``python -m benchmarks.alerts`` (figures only, never asserts).
 
 Everything real and on loopback: the daemon process (``python -m sre.daemon``), Debian's
-Alertmanager, and the local Slack server (tests/helpers/fake_slack.py) in a child process
+Alertmanager, and the local Slack server (sre/devtools/fake_slack.py) in a child process
 of its own so it does not share this process's GIL with the load generator.
 
 1. Ingest: version 4 webhooks (one alert, its own group each) posted open-loop at rising

@@ -9,7 +9,7 @@ import multiprocessing
 import re
 from multiprocessing.connection import Connection
 
-from tests.helpers.fake_slack import FakeSlack
+from sre.devtools.fake_slack import FakeSlack
 
 NAME = re.compile(r"Bench(?:I|AM)\d{6}")
 

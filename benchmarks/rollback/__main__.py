@@ -28,8 +28,8 @@ from typing import Any
 
 import yaml
 
+from sre.devtools.synthetic import Prometheus, SyntheticService
 from tests.helpers import free_port, wait_for_http
-from tests.helpers.synthetic import Prometheus, SyntheticService
 
 ROOT = Path(__file__).resolve().parents[2]
 FOR_S, SCRAPE_S = 10.0, 1.0

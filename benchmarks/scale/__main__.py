@@ -37,9 +37,9 @@ import yaml
 from benchmarks.scale import generate, platform
 from sre import promql
 from sre.config import load_config
+from sre.devtools.synthetic import Prometheus
 from sre.model import Record, RuleGroup
 from sre.render.rulefiles import rule_files
-from tests.helpers.synthetic import Prometheus
 
 ROOT = Path(__file__).resolve().parents[2]
 RENDER_TARGET_S = 3.0

@@ -16,7 +16,7 @@ more than one value of everything a service can override:
   services) until there are P probe targets in all.
 
 ``--probe-base-url URL`` points every probe at ``URL/healthz/<service>`` (what
-``tests/helpers/synthetic.py`` answers); ``--applications-selector`` sets
+``sre/devtools/synthetic.py`` answers); ``--applications-selector`` sets
 ``selectors.applications`` (e.g. ``job="synthetic"`` for a synthetic platform).
 """
 

@@ -23,8 +23,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from rules import all_groups
 from sre.config import Config
+from sre.devtools.synthetic import Prometheus, SyntheticService
 from sre.render.rulefiles import rule_files
-from tests.helpers.synthetic import Prometheus, SyntheticService
 
 JOB = "synthetic"
 SELECTOR = f'job="{JOB}"'  # selectors.applications of a config for this platform

@@ -2,8 +2,8 @@
 
 Each step answers pass, fail or no-verdict (``Verdict``). A later step is only judged when
 the earlier ones could be (there is no point checksumming a backup that does not exist).
-The job in ``sre/jobs`` gathers the facts (newest object, its size, earlier sizes, digests,
-restore results) and these functions decide.
+The backups feature (``sre/features/backups``) gathers the facts (newest object, its size,
+earlier sizes, digests, restore results) and these functions decide.
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ Region and endpoint come from ``cfg.aws``; credentials from the standard AWS cha
 turned into ``ClientError(reason, retryable)`` in one place (:func:`classify`).
 
 Retries are ours, not botocore's (``total_max_attempts=1``): a retryable error (throttling,
-5xx, unreachable endpoint, time-out) is tried again up to ``attempts`` times with capped,
-jittered exponential backoff, awaited on the event loop. So each attempt is exactly one
+5xx, unreachable endpoint, time-out) is tried again up to ``attempts`` times by the shared
+retry stage (``sre.clients.retry``: capped, jittered exponential backoff), awaited on the
+event loop. So each attempt is exactly one
 HTTP request, which is what ``on_request`` counts (Cost Explorer bills per request), and
 ``on_error`` sees every failed attempt, retried or not.
 """
@@ -18,7 +19,6 @@ import base64
 import binascii
 import hashlib
 import logging
-import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +32,7 @@ from botocore.config import Config as BotoConfig
 
 from sre.checks.cost import DailyCost
 from sre.clients import ClientError
+from sre.clients.retry import Backoff, with_retries
 
 log = logging.getLogger(__name__)
 
@@ -78,16 +79,16 @@ def classify(api: str, err: Exception) -> ClientError:
         status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         what = f"{api}: {code or status}: {_short(error.get('Message', ''))}".rstrip(": ")
         if code in THROTTLED or status == 429:
-            return ClientError("throttled", what, retryable=True)
+            return ClientError("throttled", what, retryable=True, code=code or None)
         if code in TRANSIENT or status >= 500:
-            return ClientError("server_error", what, retryable=True)
+            return ClientError("server_error", what, retryable=True, code=code or None)
         if code in AUTH or status == 403:
-            return ClientError("auth", what, retryable=False)
+            return ClientError("auth", what, retryable=False, code=code or None)
         if code in NOT_FOUND or code.endswith("NotFoundFault") or status == 404:
-            return ClientError("not_found", what, retryable=False)
+            return ClientError("not_found", what, retryable=False, code=code or None)
         if code == "DataUnavailableException":
-            return ClientError("data_unavailable", what, retryable=False)
-        return ClientError("rejected", what, retryable=False)
+            return ClientError("data_unavailable", what, retryable=False, code=code or None)
+        return ClientError("rejected", what, retryable=False, code=code or None)
     if isinstance(err, bce.ConnectTimeoutError | bce.ReadTimeoutError):
         return ClientError("timeout", f"{api}: {_short(str(err))}", retryable=True)
     if isinstance(err, bce.ConnectionError):
@@ -148,8 +149,7 @@ class AwsClient:
         self.region = region
         self.endpoint_url = endpoint_url
         self.attempts = max(1, attempts)
-        self.backoff = backoff
-        self.backoff_cap = backoff_cap
+        self.backoff = Backoff(base=backoff, cap=backoff_cap, jitter=(0.5, 1.0))
         self.on_request = on_request
         self.on_error = on_error
         self._config = BotoConfig(
@@ -192,8 +192,8 @@ class AwsClient:
         self, service: str, operation: str, fn: Callable[[], Any], attempts: int | None = None
     ) -> Any:
         api = f"{service}.{operation}"
-        limit = attempts or self.attempts
-        for attempt in range(1, limit + 1):
+
+        async def once() -> Any:
             if self.on_request is not None:
                 self.on_request(service, operation)
             try:
@@ -202,13 +202,13 @@ class AwsClient:
                 error = classify(api, err)
             if self.on_error is not None:
                 self.on_error(api, error)
-            if not error.retryable or attempt == limit:
-                raise error
-            delay = min(self.backoff_cap, self.backoff * 2 ** (attempt - 1))
-            delay *= random.uniform(0.5, 1.0)  # jitter, not crypto
+            raise error
+
+        def retrying(error: ClientError, attempt: int, delay: float) -> None:
             log.info("%s: %s, retry %d/%d in %.2fs", api, error.reason, attempt, limit - 1, delay)
-            await asyncio.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        limit = attempts or self.attempts
+        return await with_retries(once, attempts=limit, backoff=self.backoff, on_retry=retrying)
 
     # ------------------------------------------------------------------ Cost Explorer
 

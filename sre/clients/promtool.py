@@ -133,3 +133,17 @@ def check_expressions(
             retryable=False,
         )
     return errors
+
+
+def check_config(path: Path, *, binary: str = "promtool", timeout: float = 60.0) -> list[str]:
+    """``promtool check config --syntax-only``: the configuration itself (its rule files
+    are checked on their own, its discovery files are the operator's); empty = valid."""
+    proc = _run([find(binary), "check", "config", "--syntax-only", str(path)], timeout)
+    if proc.returncode == 0:
+        return []
+    found = [f.message for f in _findings(proc.stdout + "\n" + proc.stderr, [str(path)])]
+    if not found:
+        raise ClientError(
+            "bad_response", f"promtool exited {proc.returncode} without saying why", retryable=False
+        )
+    return found

@@ -36,6 +36,24 @@ INCLUDE = "include"
 DEFAULTS = "service_defaults"
 # What an included file may hold.
 INCLUDED_KEYS = ("service_defaults", "services")
+# The two keys this layer reads, for the generated reference: (key, type, default, meaning).
+KEYS = (
+    (
+        DEFAULTS,
+        "mapping of service keys",
+        "none",
+        "merged into every service (deep, the service's own keys win; `key: null` drops one); "
+        "a section lacking a required key only fills in services that have it; see "
+        "[scale](../scale.md)",
+    ),
+    (
+        INCLUDE,
+        "list of file patterns",
+        "`[]`",
+        "files of `services` (and their own `service_defaults`), globbed next to this file "
+        "and read in sorted order; problems name the file",
+    ),
+)
 _TOKEN = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 _SERVICE_PATH = re.compile(r"services\[(\d+)\]")
 

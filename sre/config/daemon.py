@@ -2,42 +2,70 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sre.config.durations import Duration
-from sre.config.validators import (
-    env_name,
-    listen,
-    positive,
-    state_url,
-)
+from sre.config.loader import key
+from sre.config.validators import env_name, listen, positive, state_url
 
 
 @dataclass(frozen=True)
 class RollbackEngine:
-    enabled: bool = True  # the global switch
-    interval: Duration = field(default=Duration.of(seconds=15), metadata={"check": positive})
-    no_verdict_warn_after: int = field(default=20, metadata={"check": positive})
-    # The rate() window inside the trigger queries, and the range query's step.
-    rate_window: Duration = field(default=Duration.of(minutes=1), metadata={"check": positive})
-    step: Duration = field(default=Duration.of(seconds=15), metadata={"check": positive})
+    """How the rollback feature evaluates (per-service policy: `services[].rollback`)."""
+
+    enabled: bool = key(
+        "the global switch: false records and announces decisions, and runs nothing", True
+    )
+    interval: Duration = key(
+        "how often every service's triggers are evaluated", Duration.of(seconds=15), check=positive
+    )
+    no_verdict_warn_after: int = key(
+        "evaluations in a row without a verdict before Slack is told", 20, check=positive
+    )
+    rate_window: Duration = key(
+        "the `rate()` window inside the trigger queries", Duration.of(minutes=1), check=positive
+    )
+    step: Duration = key(
+        "the range queries' step (one sample per step)", Duration.of(seconds=15), check=positive
+    )
 
 
 @dataclass(frozen=True)
 class DaemonConfig:
-    listen: str = field(default="0.0.0.0:9877", metadata={"check": listen})
-    state: str = field(default="sqlite:///var/lib/sre/state.db", metadata={"check": state_url})
-    webhook_token_env: str | None = field(default="SRE_WEBHOOK_TOKEN", metadata={"check": env_name})
-    probe_concurrency: int = field(default=256, metadata={"check": positive})
-    shutdown_timeout: Duration = field(
-        default=Duration.of(seconds=20), metadata={"check": positive}
+    listen: str = key("host:port of the HTTP server", "0.0.0.0:9877", check=listen)
+    state: str = key(
+        "the state store: `sqlite:///path` (after `sqlite:///` the path is absolute; "
+        "`sqlite:///./x.db` is relative to the working directory)",
+        "sqlite:///var/lib/sre/state.db",
+        check=state_url,
     )
-    misfire_grace: Duration = field(default=Duration.of(seconds=30), metadata={"check": positive})
-    max_webhook_bytes: int = field(default=1_048_576, metadata={"check": positive})
-    reconcile_interval: Duration = field(
-        default=Duration.of(minutes=5), metadata={"check": positive}
+    webhook_token_env: str | None = key(
+        "variable holding the bearer token Alertmanager sends; null turns the receiver off",
+        "SRE_WEBHOOK_TOKEN",
+        check=env_name,
     )
-    rollbacks: RollbackEngine = field(default_factory=RollbackEngine)
+    probe_concurrency: int = key(
+        "probes in flight at once, across all intervals", 256, check=positive
+    )
+    shutdown_timeout: Duration = key(
+        "the whole shutdown budget: running jobs, probes and open requests share it",
+        Duration.of(seconds=20),
+        check=positive,
+    )
+    misfire_grace: Duration = key(
+        "a scheduled run later than this is skipped and counted as `missed`",
+        Duration.of(seconds=30),
+        check=positive,
+    )
+    max_webhook_bytes: int = key(
+        "largest Alertmanager webhook body accepted (413 above)", 1_048_576, check=positive
+    )
+    reconcile_interval: Duration = key(
+        "how often Slack messages are checked against Alertmanager's active alerts",
+        Duration.of(minutes=5),
+        check=positive,
+    )
+    rollbacks: RollbackEngine = key("the rollback engine", factory=RollbackEngine)
 
     @property
     def state_path(self) -> str:

@@ -6,8 +6,9 @@ it cannot, so a user sees every mistake in one run instead of fixing them one at
 
 Supported field types: ``str``, ``int``, ``float``, ``bool``, ``Decimal``, ``Duration``,
 ``Literal[...]``, ``X | None``, ``tuple[X, ...]``, ``dict[str, X]`` and nested dataclasses.
-Field metadata: ``key`` (the YAML name, for names Python reserves such as ``for``) and
-``check`` (a callable returning an error message or ``None``). A dataclass may define
+Fields are declared with :func:`key`: their documentation (``doc``), the YAML name where
+Python reserves the word (``key``, e.g. ``for``) and a ``check`` (a callable returning an
+error message or ``None``). A dataclass may define
 ``_problems(self) -> list[tuple[str, str]]`` for rules that span several fields.
 """
 
@@ -17,6 +18,7 @@ import dataclasses
 import difflib
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -42,6 +44,25 @@ class _Invalid:
 
 
 INVALID: Any = _Invalid()
+
+
+def key(
+    doc: str,
+    default: Any = MISSING,
+    *,
+    factory: Callable[[], Any] | Any = MISSING,
+    check: Callable[[Any], str | None] | None = None,
+    name: str | None = None,
+) -> Any:
+    """One ``sre.yaml`` key: a dataclass field with its documentation (the config reference
+    is generated from it), an optional ``check`` and the YAML ``name`` where Python
+    reserves the word (``for``)."""
+    metadata: dict[str, Any] = {"doc": doc}
+    if check is not None:
+        metadata["check"] = check
+    if name is not None:
+        metadata["key"] = name
+    return dataclasses.field(default=default, default_factory=factory, metadata=metadata)
 
 
 def yaml_key(field: dataclasses.Field[Any]) -> str:

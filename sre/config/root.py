@@ -6,10 +6,10 @@ rename.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from sre.config.alerting import AlertmanagerConfig
 from sre.config.connections import (
-    AlertmanagerConfig,
     GrafanaConfig,
     KubernetesConfig,
     PrometheusConfig,
@@ -19,6 +19,7 @@ from sre.config.connections import (
 from sre.config.daemon import DaemonConfig
 from sre.config.durations import Duration
 from sre.config.integrations import AwsConfig, Backup, CostConfig, SlackConfig
+from sre.config.loader import key
 from sre.config.services import Datastore, Probe, Queue, Rollback, Service, Thresholds
 from sre.config.validators import (
     dns_name,
@@ -28,24 +29,30 @@ from sre.config.validators import (
 
 @dataclass(frozen=True)
 class Config:
-    system: str = field(metadata={"check": dns_name})
-    prometheus: PrometheusConfig
-    runbooks: RunbooksConfig
-    environment: str = "production"
-    alertmanager: AlertmanagerConfig | None = None
-    grafana: GrafanaConfig | None = None
-    kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
-    selectors: Selectors = field(default_factory=Selectors)
-    thresholds: Thresholds = field(default_factory=Thresholds)
-    services: tuple[Service, ...] = field(default=(), metadata={"check": non_empty})
-    datastores: tuple[Datastore, ...] = ()
-    queues: tuple[Queue, ...] = ()
-    probes: tuple[Probe, ...] = ()
-    daemon: DaemonConfig = field(default_factory=DaemonConfig)
-    slack: SlackConfig | None = None
-    aws: AwsConfig | None = None
-    cost: CostConfig | None = None
-    backups: tuple[Backup, ...] = ()
+    system: str = key("short name used in titles, uids and group names", check=dns_name)
+    prometheus: PrometheusConfig = key("the Prometheus the rules and dashboards use")
+    runbooks: RunbooksConfig = key("where every alert's runbook link points")
+    environment: str = key("added as the `environment` label to every alert", "production")
+    alertmanager: AlertmanagerConfig | None = key(
+        "silences from Slack and reconcile; unset: both off", None
+    )
+    grafana: GrafanaConfig | None = key("publishing dashboards, and alert links; unset: off", None)
+    kubernetes: KubernetesConfig = key(
+        "what the objects in `build/kubernetes/` look like", factory=KubernetesConfig
+    )
+    selectors: Selectors = key("PromQL label matchers per exporter", factory=Selectors)
+    thresholds: Thresholds = key("site-wide alert thresholds", factory=Thresholds)
+    services: tuple[Service, ...] = key("the platform's services", (), check=non_empty)
+    datastores: tuple[Datastore, ...] = key("PostgreSQL and Redis instances", ())
+    queues: tuple[Queue, ...] = key("task queues (Redis) the agent workers read", ())
+    probes: tuple[Probe, ...] = key(
+        "probe targets besides each service's `health` (databases, dependencies)", ()
+    )
+    daemon: DaemonConfig = key("the SRE daemon", factory=DaemonConfig)
+    slack: SlackConfig | None = key("Slack; unset: messages go to the daemon's log", None)
+    aws: AwsConfig | None = key("AWS (cost, backups); unset: those features are off", None)
+    cost: CostConfig | None = key("AWS cost analysis; unset: off", None)
+    backups: tuple[Backup, ...] = key("backups to verify", ())
 
     def _problems(self) -> list[tuple[str, str]]:
         problems = []
@@ -56,14 +63,14 @@ class Config:
             ("probes", self.probes),
             ("backups", self.backups),
         )
-        for key, items in named:
+        for section, items in named:
             seen: set[str] = set()
             for i, item in enumerate(items):
                 name = getattr(item, "name", None)
                 if not isinstance(name, str):  # an item with its own problems
                     continue
                 if name in seen:
-                    problems.append((f"{key}[{i}].name", f"{name!r} is used twice"))
+                    problems.append((f"{section}[{i}].name", f"{name!r} is used twice"))
                 seen.add(name)
         for i, probe in enumerate(self.probes):
             if not probe.name:
@@ -88,15 +95,15 @@ class Config:
         for i, probe in enumerate(self.probes):
             if not isinstance(probe, Probe) or not probe.name:
                 continue
-            key = (probe.service or probe.name, probe.name)
-            if key in seen:
+            probe_key = (probe.service or probe.name, probe.name)
+            if probe_key in seen:
                 problems.append(
                     (
                         f"probes[{i}].name",
-                        f"service {key[0]!r} already has a probe named {key[1]!r}",
+                        f"service {probe_key[0]!r} already has a probe named {probe_key[1]!r}",
                     )
                 )
-            seen.add(key)
+            seen.add(probe_key)
         return problems
 
     def _datastore_selector_problems(self) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ import sys
 
 from sre.config import ConfigError, config_sha256, load_config
 from sre.daemon.logs import FORMATS, LEVELS, setup_logging
-from sre.daemon.store import StoreError
+from sre.runtime.store import StoreError
 
 log = logging.getLogger("sre.daemon")
 
@@ -56,9 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     from sre.daemon.app import Daemon
 
     try:
-        daemon = Daemon(
-            cfg, config_sha256(args.config), options={"insecure_dev": args.insecure_dev}
-        )
+        daemon = Daemon(cfg, config_sha256(args.config), insecure_dev=args.insecure_dev)
     except StoreError as err:
         log.error("%s", err)
         return 1

@@ -1,29 +1,9 @@
-"""The one place that wires real objects: scheduler, HTTP server, store, features.
+"""The one place that wires real objects: store, scheduler, HTTP server, clients, features.
 
-Extension seam (issues 4-6)
----------------------------
-A feature is one module with a factory ``build(ctx: FeatureContext) -> Feature | None``
-(``sre.daemon.feature``). It returns None when its config section is absent (the daemon
-already logged that once, see :func:`section_notes`). It gets everything through ``ctx``:
-config, the state store (its own tables via ``store.migrate("<feature>", [...])``), the
-metrics registry (``catalog_metric(registry, name)``), the clock, the shared aiohttp
-session, the job runner and the probe engine's ``ProbeStatusReader``. It contributes:
-
-* ``jobs()`` - ``JobSpec(id="cost.daily", func=..., trigger=CronTrigger(...))``; the
-  daemon registers each with coalesce=True, max_instances=1 and
-  misfire_grace_time=daemon.misfire_grace, and runs it through ``JobRunner`` (timed,
-  counted in ``sre_job_*``, failures logged and contained);
-* ``routes()`` - aiohttp ``web.post("/alertmanager", handler)``, mounted on the one port;
-* ``start()`` / ``stop(timeout)`` - started in order after the server listens and the
-  scheduler runs, stopped in reverse order within the shutdown budget.
-
-Adding the Alertmanager receiver is then: write ``sre/jobs/alerts.py`` with ``build`` and
-add it to :data:`FEATURES` below - one module, one line. Something several features share
-(the Slack notifier) is built by the first and put on ``ctx`` for the later ones. A CLI
-switch a feature needs (``--insecure-dev``) is parsed in ``__main__`` and reaches it as
-``ctx.options`` (``Daemon(..., options={"insecure_dev": True})``). A feature that must
-refuse to start (its secret's variable is unset) raises ``FeatureError("why")`` from its
-factory: the daemon logs the reason and exits 2, like a bad config.
+:func:`build_features` constructs every feature with exactly what it uses, in order, and
+is the map of the daemon: read it to see which feature talks to which client. Shared
+runtime objects come in as :class:`Parts` (built once by :class:`Daemon`); no feature ever
+sees ``Parts``. A test passes its own builder (``Daemon(..., features=...)``).
 
 Shutdown (SIGTERM/SIGINT): the server stops accepting, ``/readyz`` answers 503, the
 scheduler is paused (no new runs), running jobs get ``daemon.shutdown_timeout`` to finish
@@ -35,41 +15,64 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiohttp
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.interval import IntervalTrigger
-from prometheus_client import CollectorRegistry, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, disable_created_metrics
 
 import sre
-from sre.config import Config
-from sre.daemon.feature import Feature, FeatureContext, FeatureError, FeatureFactory
-from sre.daemon.metrics import DaemonMetrics
-from sre.daemon.routes import core_routes
-from sre.daemon.store import Store
-from sre.jobs import alerts as alerts_feature
-from sre.jobs import backups as backups_feature
-from sre.jobs import cost as cost_feature
-from sre.jobs.base import JobRunner, JobSpec
-from sre.jobs.probes import ProbeEngines, StartHook
-from sre.jobs.rollback import build as rollback_build
+from sre.clients import ClientError
+from sre.clients.alertmanager import AlertmanagerClient
+from sre.clients.aws import AwsClient
+from sre.clients.helm import Helm
+from sre.clients.kube import Kubectl
+from sre.clients.prometheus import PrometheusClient
+from sre.config import AwsConfig, Config
+from sre.features.alerts.feature import AlertsFeature, slack_poster
+from sre.features.backups.feature import BackupsFeature
+from sre.features.cost.feature import CostFeature
+from sre.features.probes.engine import StartHook
+from sre.features.probes.feature import ProbesFeature
+from sre.features.rollback.feature import RollbackFeature
+from sre.features.rollback.targets import target_for
+from sre.features.rollback.triggers import Triggers
+from sre.runtime.feature import Feature, FeatureError
+from sre.runtime.http import core_routes
+from sre.runtime.jobs import JobRunner
+from sre.runtime.maintenance import StoreMaintenance
+from sre.runtime.metrics import CoreMetrics, catalog_metric
+from sre.runtime.notices import OutboxNotifier
+from sre.runtime.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
-# Later features: one line each, e.g. ``alerts.build``, ``rollback.build``, ``cost.build``.
-FEATURES: list[FeatureFactory] = [
-    alerts_feature.build,  # first: it delivers the notices the others announce
-    cost_feature.build,
-    backups_feature.build,
-    rollback_build,
-]
+
+@dataclass(frozen=True)
+class Parts:
+    """The runtime objects features are built from (only :func:`build_features` reads this)."""
+
+    config: Config
+    store: Store
+    registry: CollectorRegistry
+    clock: Clock
+    session: aiohttp.ClientSession  # shared; for HTTP clients of outside systems
+    runner: JobRunner
+    notices: OutboxNotifier
+    env: Mapping[str, str]
+    insecure_dev: bool = False
+    on_probe_start: StartHook | None = None
+
+
+FeatureBuilder = Callable[[Parts], list[Feature]]
 
 
 def section_notes(cfg: Config) -> list[str]:
@@ -91,23 +94,85 @@ def section_notes(cfg: Config) -> list[str]:
             notes.append(f"probes: section absent, probing services[].health only ({health})")
         else:
             notes.append("probes: section absent and no services[].health, health probes off")
+    if not any(s.rollback is not None for s in cfg.services):
+        notes.append("rollback: no service has a rollback block, auto-rollback off")
     return notes
 
 
-class _Maintenance(Feature):
-    """The core's own job: drop expired cache entries, checkpoint the WAL."""
+def aws_client(aws: AwsConfig, errors: Counter) -> AwsClient:
+    """An AWS client whose failed attempts count in ``sre_aws_errors_total``."""
 
-    name = "store"
+    def counted(api: str, err: ClientError) -> None:
+        errors.labels(api=api, reason=err.reason).inc()
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    return AwsClient(aws.region, aws.endpoint_url, on_error=counted)
 
-    def jobs(self) -> Sequence[JobSpec]:
-        return [JobSpec("store.maintenance", self._run, IntervalTrigger(hours=1))]
 
-    async def _run(self) -> None:
-        purged = await self.store.run(self.store.cache_purge)
-        log.debug("store maintenance: %d expired cache entries removed", purged)
+def build_features(p: Parts) -> list[Feature]:
+    """Every feature of the daemon, constructed with what it uses, in start order."""
+    cfg = p.config
+    probes = ProbesFeature(
+        cfg.all_probes(),
+        concurrency=cfg.daemon.probe_concurrency,
+        runner=p.runner,
+        registry=p.registry,
+        clock=p.clock,
+        on_start=p.on_probe_start,
+    )
+    rollback: RollbackFeature | None = None
+    if any(s.rollback is not None for s in cfg.services):
+        prometheus = PrometheusClient(cfg.prometheus.url, p.session)
+        kubectl, helm = Kubectl(), Helm()
+        rollback = RollbackFeature(
+            cfg.services,
+            cfg.daemon.rollbacks,
+            targets={s.name: target_for(s, kubectl, helm) for s in cfg.services if s.rollback},
+            triggers=Triggers(cfg, prometheus, probes.targets),
+            store=p.store,
+            notices=p.notices,
+            registry=p.registry,
+            clock=p.clock,
+        )
+    am = cfg.alertmanager
+    alerts = AlertsFeature(
+        cfg.daemon,
+        cfg.slack,
+        am,
+        poster=slack_poster(cfg.slack, p.env),
+        alertmanager_client=AlertmanagerClient(am.url, p.session) if am else None,
+        rollbacks=rollback,
+        store=p.store,
+        notices=p.notices,
+        registry=p.registry,
+        clock=p.clock,
+        env=p.env,
+        insecure_dev=p.insecure_dev,
+    )
+    features: list[Feature] = [StoreMaintenance(p.store), probes, alerts]
+    aws_errors = catalog_metric(p.registry, "sre_aws_errors_total")
+    if cfg.cost is not None and cfg.aws is not None:
+        cost = CostFeature(
+            cfg.cost,
+            aws_client(cfg.aws, aws_errors),
+            store=p.store,
+            notices=p.notices,
+            registry=p.registry,
+            clock=p.clock,
+        )
+        features.append(cost)
+    if cfg.backups and cfg.aws is not None:
+        backups = BackupsFeature(
+            cfg.backups,
+            aws_client(cfg.aws, aws_errors),
+            store=p.store,
+            notices=p.notices,
+            registry=p.registry,
+            clock=p.clock,
+        )
+        features.append(backups)
+    if rollback is not None:
+        features.append(rollback)
+    return features
 
 
 class Daemon:
@@ -121,13 +186,16 @@ class Daemon:
         registry: CollectorRegistry | None = None,
         clock: Clock = time.time,
         on_probe_start: StartHook | None = None,
-        options: dict[str, object] | None = None,
+        insecure_dev: bool = False,
+        env: Mapping[str, str] | None = None,
+        features: FeatureBuilder = build_features,
     ) -> None:
         self.cfg = cfg
         self.clock = clock
         self.registry = registry if registry is not None else CollectorRegistry()
-        self.store = Store(cfg.daemon.state_path, clock, exclusive=True)
-        self.metrics = DaemonMetrics(self.registry, sre.__version__, config_sha256)
+        self.store = open_store(cfg.daemon, clock, exclusive=True)
+        self.metrics = CoreMetrics(self.registry, sre.__version__, config_sha256)
+        self.notices = OutboxNotifier(self.store)
         self.runner = JobRunner(self.metrics, clock)
         self.scheduler = AsyncIOScheduler(
             timezone=UTC,
@@ -140,38 +208,38 @@ class Daemon:
         self.runner.attach(self.scheduler)
         self.session: aiohttp.ClientSession | None = None
         self.features: list[Feature] = []
+        self.build = features
         self.on_probe_start = on_probe_start
-        self.options = options or {}
+        self.insecure_dev = insecure_dev
+        self.env = os.environ if env is None else env
         self.stopping = False
         self._web: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
 
-    def ready(self) -> str | None:
+    async def ready(self) -> str | None:
         if self.stopping:
             return "shutting down"
         if not self.store.is_open:
             return "state store closed"
         if not self.scheduler.running:
             return "scheduler not running"
-        return None
+        return await self.store.run(self.store.writable)
 
     def _build_features(self) -> None:
         assert self.session is not None
-        ctx = FeatureContext(
+        parts = Parts(
             config=self.cfg,
             store=self.store,
             registry=self.registry,
-            metrics=self.metrics,
             clock=self.clock,
             session=self.session,
             runner=self.runner,
-            options=dict(self.options),
+            notices=self.notices,
+            env=self.env,
+            insecure_dev=self.insecure_dev,
+            on_probe_start=self.on_probe_start,
         )
-        self.features = [_Maintenance(self.store), ProbeEngines(ctx, self.on_probe_start)]
-        for factory in FEATURES:
-            feature = factory(ctx)
-            if feature is not None:
-                self.features.append(feature)
+        self.features = self.build(parts)
 
     def _register_jobs(self) -> None:
         for feature in self.features:
@@ -216,7 +284,7 @@ class Daemon:
             sre.__version__,
             self.cfg.daemon.listen,
             len(self.scheduler.get_jobs()),
-            self.store.path,
+            self.store.where,
         )
 
     async def stop(self) -> None:

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from sre.config import ConfigError, load_config
-from sre.daemon.store import Store, StoreError
-from sre.jobs.rollback.report import MAX_LIMIT, format_line, list_records
+from sre.features.rollback.audit import MAX_LIMIT, format_line, list_records
+from sre.runtime.store import StoreError, open_store
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -56,7 +56,7 @@ def _main(argv: list[str]) -> int:
         print(f"no state store at {path} (daemon.state); nothing recorded yet", file=sys.stderr)
         return 1
     try:
-        store = Store(path)
+        store = open_store(cfg.daemon)
     except StoreError as err:
         print(str(err), file=sys.stderr)
         return 1

@@ -16,7 +16,7 @@ from pathlib import Path
 from sre.clients import ClientError
 from sre.config import Config, ConfigError, load_config
 from sre.render import content, engine, writer
-from sre.render.problems import PROMTOOL_CHECKS, Problem
+from sre.render.problems import AMTOOL_CHECKS, PROMTOOL_CHECKS, Problem
 from sre.render.summary import problem_list, summary
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,12 @@ def parser() -> argparse.ArgumentParser:
         "--skip-promtool",
         action="store_true",
         help="do not run promtool (rule files and dashboard PromQL are then not parsed)",
+    )
+    p.add_argument(
+        "--skip-amtool",
+        action="store_true",
+        help="do not run amtool (the Alertmanager configuration and route tests are then "
+        "not checked)",
     )
     p.add_argument(
         "--runbooks",
@@ -93,6 +99,53 @@ def promtool_problems(out: Path, rendered: engine.Rendered) -> list[Problem]:
             problems.append(
                 Problem("promtool-promql", query.where, f"{by_expr[query.promql]} in: {shown}")
             )
+    return problems + promtool_config_problems(out)
+
+
+def promtool_config_problems(out: Path) -> list[Problem]:
+    from sre.clients import promtool
+
+    path = out / "prometheus" / "prometheus.yaml"
+    try:
+        return [
+            Problem("promtool-config", "prometheus/prometheus.yaml", message)
+            for message in promtool.check_config(path)
+        ]
+    except ClientError as err:
+        return [Problem("promtool-config", "promtool", str(err))]
+
+
+def amtool_problems(out: Path, rendered: engine.Rendered) -> list[Problem]:
+    """amtool check-config, then every route case through ``amtool config routes test``."""
+    from sre.clients import amtool
+
+    name = "alertmanager/alertmanager.yaml"
+    if name not in rendered.files:
+        return []
+    path = out / name
+    try:
+        found = amtool.check_config(path)
+    except ClientError as err:
+        return [Problem("amtool-config", "amtool", str(err))]
+    if found:
+        return [Problem("amtool-config", name, message) for message in found]
+    cases = rendered.route_cases
+    try:
+        got = amtool.routes_for(path, [c.labels for c in cases])
+    except ClientError as err:
+        return [Problem("amtool-routes", "amtool", str(err))]
+    problems = []
+    for case, receivers in zip(cases, got, strict=True):
+        if sorted(receivers) != sorted(case.receivers):
+            labels = ", ".join(f'{k}="{v}"' for k, v in sorted(case.labels.items()))
+            problems.append(
+                Problem(
+                    "amtool-routes",
+                    case.name,
+                    f"{{{labels}}} reaches {', '.join(receivers) or 'nothing'}, "
+                    f"expected {', '.join(case.receivers)}",
+                )
+            )
     return problems
 
 
@@ -101,6 +154,7 @@ def run(
     out: Path,
     *,
     skip_promtool: bool,
+    skip_amtool: bool = False,
     runbooks: Path | None = None,
     loaded: content.Content | None = None,
 ) -> int:
@@ -133,6 +187,10 @@ def run(
         skipped = dict.fromkeys(PROMTOOL_CHECKS, "--skip-promtool")
     else:
         problems += promtool_problems(out, rendered)
+    if skip_amtool:
+        skipped |= dict.fromkeys(AMTOOL_CHECKS, "--skip-amtool")
+    else:
+        problems += amtool_problems(out, rendered)
     if problems:
         print(problem_list(problems), file=sys.stderr)
         print(file=sys.stderr)
@@ -153,7 +211,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     out = Path(args.out)
     runbooks = Path(args.runbooks) if args.runbooks else None
-    code = run(cfg, out, skip_promtool=args.skip_promtool, runbooks=runbooks)
+    code = run(
+        cfg,
+        out,
+        skip_promtool=args.skip_promtool,
+        skip_amtool=args.skip_amtool,
+        runbooks=runbooks,
+    )
     if not args.publish:
         return code
     if code != 0:

@@ -14,11 +14,11 @@ from typing import Any
 
 from sre.config import Config
 from sre.model import RuleGroup
-from sre.render import kubernetes
+from sre.render import alertmanager, kubernetes, scrape
 from sre.render.dashboard_queries import Query, dashboard_queries, iter_panels
 from sre.render.lint import lint
 from sre.render.problems import Problem
-from sre.render.rulefiles import rule_files
+from sre.render.rulefiles import dump_yaml, rule_files
 
 _SAFE_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -28,6 +28,7 @@ class Rendered:
     files: dict[str, str] = field(default_factory=dict)  # "dashboards/x.json" -> text
     problems: list[Problem] = field(default_factory=list)
     queries: list[Query] = field(default_factory=list)  # dashboard PromQL, for promtool
+    route_cases: list[alertmanager.RouteCase] = field(default_factory=list)  # for amtool
     counts: dict[str, int] = field(default_factory=dict)
 
     def paths(self, prefix: str) -> list[str]:
@@ -74,6 +75,10 @@ def render(
                 Problem("kubernetes", f"rules/{name}", "rule file names are letters, digits, -")
             )
         out.files[f"rules/{name}"] = text
+    alerts = {a.alert for g in groups for a in g.alerts}
+    routing(cfg, alerts, out)
+    out.files["prometheus/prometheus.yaml"] = dump_yaml(scrape.prometheus_config(cfg))
+    out.problems += scrape.selector_problems(cfg)
     k8s = kubernetes.render(cfg, groups, by_uid)
     out.files.update({f"kubernetes/{name}": text for name, text in k8s.files.items()})
     out.problems += k8s.problems
@@ -93,3 +98,14 @@ def render(
         "records": sum(len(g.records) for g in groups),
     }
     return out
+
+
+def routing(cfg: Config, alerts: set[str], out: Rendered) -> None:
+    """``build/alertmanager/alertmanager.yaml`` and its route cases, when sre.yaml routes."""
+    if cfg.alertmanager is None or cfg.alertmanager.route is None:
+        return
+    data = alertmanager.config(cfg, alerts)
+    out.files["alertmanager/alertmanager.yaml"] = dump_yaml(data)
+    cases, problems = alertmanager.route_cases(cfg, data["route"])
+    out.route_cases = cases
+    out.problems += problems + alertmanager.alertname_problems(cfg, alerts)

@@ -16,9 +16,12 @@ from typing import Any
 
 from sre.config import Config
 from sre.model import RuleGroup
+from sre.render import scrape, stack_values
 from sre.render.problems import Problem
 from sre.render.rulefiles import dump_yaml
 
+VALUES_FILE = "kube-prometheus-stack-values.yaml"  # Helm values, not an object: not in
+# the kustomization
 # The API server refuses ConfigMaps whose data passes 1 MiB; we hold the whole object
 # (as written) under it, which is stricter and simple to check.
 MAX_OBJECT_BYTES = 1024 * 1024
@@ -220,5 +223,22 @@ def render(
     out = KubernetesOutput()
     prometheus_rules(cfg, groups, out)
     dashboard_configmaps(cfg, dashboards, out)
+    monitors(cfg, out)
     out.files["kustomization.yaml"] = kustomization(list(out.files))
+    alerts = {a.alert for g in groups for a in g.alerts}
+    out.files[VALUES_FILE] = dump_yaml(stack_values.values(cfg, alerts))
     return out
+
+
+def monitors(cfg: Config, out: KubernetesOutput) -> None:
+    """A ServiceMonitor or PodMonitor per service and datastore exporter, labelled with
+    ``kubernetes.monitor_labels`` so kube-prometheus-stack's selector picks it up."""
+    for target in scrape.targets(cfg):
+        name = f"{cfg.system}-{target.name}"
+        if len(name) > 253 or not _DNS_NAME.fullmatch(name):
+            out.problems.append(
+                Problem("kubernetes", f"monitor {target.name}", f"{name!r} is not a DNS name")
+            )
+        obj = scrape.monitor(cfg, target, _metadata(cfg, name, cfg.kubernetes.monitor_labels))
+        file = f"{obj['kind'].lower()}-{target.name}.yaml"
+        out.files[file] = dump_yaml(obj)

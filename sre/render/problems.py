@@ -17,8 +17,14 @@ CHECKS: dict[str, str] = {
     "panels": "panels: unit, description, datasource by uid, no graph/singlestat",
     "dashboards": "schemaVersion >= 39, uids and titles unique",
     "kubernetes": "Kubernetes objects under 1 MiB, valid names",
+    "scrape": "scrape targets carry the labels the rules select on",
+    "promtool-config": "promtool check config on build/prometheus/prometheus.yaml",
+    "alertmanager-routes": "every route reachable; routes and inhibitions name real alerts",
+    "amtool-config": "amtool check-config on build/alertmanager/alertmanager.yaml",
+    "amtool-routes": "route tests (one per route + sre.yaml route_tests) pass amtool",
 }
-PROMTOOL_CHECKS = ("promtool-rules", "promtool-promql")
+PROMTOOL_CHECKS = ("promtool-rules", "promtool-promql", "promtool-config")
+AMTOOL_CHECKS = ("amtool-config", "amtool-routes")
 
 
 @dataclass(frozen=True, order=True)

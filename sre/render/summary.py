@@ -14,6 +14,11 @@ KINDS = (
     ("kubernetes/prometheusrule-", "PrometheusRule"),
     ("kubernetes/configmap-", "dashboard ConfigMap"),
     ("kubernetes/kustomization", "kustomization"),
+    ("kubernetes/servicemonitor-", "ServiceMonitor"),
+    ("kubernetes/podmonitor-", "PodMonitor"),
+    ("kubernetes/kube-prometheus-stack-values", "Helm values"),
+    ("alertmanager/", "Alertmanager config"),
+    ("prometheus/", "Prometheus config"),
     ("", "other"),
 )
 

@@ -1,6 +1,7 @@
 """Write rendered files under the output directory, so that ``build/`` equals the code.
 
-The directories we own (``dashboards/``, ``rules/``, ``kubernetes/``) are emptied first:
+The directories we own (``dashboards/``, ``rules/``, ``kubernetes/``, ``alertmanager/``,
+``prometheus/``) are emptied first:
 a dashboard or rule file deleted from the code must not linger in ``build/``.
 """
 
@@ -10,9 +11,15 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-OWNED = ("dashboards", "rules", "kubernetes")
+OWNED = ("dashboards", "rules", "kubernetes", "alertmanager", "prometheus")
 # What render writes into each owned directory; anything else there is not ours to delete.
-_OURS = {"dashboards": (".json",), "rules": (".yaml",), "kubernetes": (".yaml",)}
+_OURS = {
+    "dashboards": (".json",),
+    "rules": (".yaml",),
+    "kubernetes": (".yaml",),
+    "alertmanager": (".yaml", ".tmpl"),
+    "prometheus": (".yaml",),
+}
 
 
 class NotOurs(OSError):

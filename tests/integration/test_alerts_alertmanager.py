@@ -19,10 +19,10 @@ from urllib.parse import urlencode
 
 import pytest
 
-from sre.notify.signature import sign
+from sre.devtools.fake_slack import Call, FakeSlack
+from sre.features.alerts.signature import sign
 from tests.helpers import free_port
 from tests.helpers.alertmanager import Alertmanager, alert_json, webhook
-from tests.helpers.fake_slack import Call, FakeSlack
 from tests.integration.test_daemon_process import DaemonProcess, base_config
 
 pytestmark = pytest.mark.integration

@@ -16,13 +16,11 @@ import pytest
 from botocore.config import Config as BotoConfig
 
 from sre.checks.backup import Verdict
-from sre.daemon.feature import FeatureContext
-from sre.jobs import backups as backups_feature
-from sre.jobs.aws_common import aws_client
-from sre.jobs.backups import BackupsFeature
+from sre.features.backups.feature import BackupsFeature
 from tests.helpers import free_port
+from tests.helpers.bench import Bench, FixedClock, built, notices, sample
+from tests.helpers.bench import bench as bench_for
 from tests.helpers.moto import MotoServer
-from tests.integration.cost_backups_ctx import FixedClock, feature_ctx, notices, sample
 
 pytestmark = pytest.mark.integration
 
@@ -83,33 +81,32 @@ async def run_backups(
     tmp: Path, endpoint: str, backups: list[dict[str, Any]], check: Any, *, now: float
 ) -> None:
     aws = {"region": "us-west-2", "endpoint_url": endpoint}
-    async with feature_ctx(tmp, FixedClock(now), aws=aws, backups=backups) as ctx:
-        assert ctx.config.aws is not None
-        client = aws_client(ctx.config.aws, ctx.metrics.aws_errors, attempts=2, backoff=0.01)
-        await check(ctx, BackupsFeature(ctx, ctx.config.backups, client))
+    async with bench_for(tmp, FixedClock(now), aws=aws, backups=backups) as bench:
+        assert bench.config.aws is not None
+        client = bench.aws_client(attempts=2, backoff=0.01)
+        await check(bench, bench.backups(client))
 
 
 def outcomes(verdicts: list[Verdict]) -> dict[str, str]:
     return {v.step: v.outcome for v in verdicts}
 
 
-def step(ctx: FeatureContext, name: str, backup: str = "pg") -> float | None:
-    return sample(ctx, "sre_backup_verification_success", backup=backup, step=name)
+def step(bench: Bench, name: str, backup: str = "pg") -> float | None:
+    return sample(bench, "sre_backup_verification_success", backup=backup, step=name)
 
 
 def test_build_and_jobs(tmp_path: Path) -> None:
     async def go() -> None:
-        async with feature_ctx(tmp_path, FixedClock(0)) as ctx:
-            assert backups_feature.build(ctx) is None
+        async with bench_for(tmp_path, FixedClock(0)) as bench:
+            assert not [f for f in await built(bench) if isinstance(f, BackupsFeature)]
         aws = {"region": "us-west-2"}
         restore = {"kind": "postgres", "dsn_env": "X_DSN", "schedule": "0 4 * * 0"}
         backups = [
             s3_backup(restore_test=restore),
             {"name": "db", "rds": {"db_instance": "d"}, "max_age": "1d"},
         ]
-        async with feature_ctx(tmp_path, FixedClock(0), aws=aws, backups=backups) as ctx:
-            feature = backups_feature.build(ctx)
-            assert feature is not None
+        async with bench_for(tmp_path, FixedClock(0), aws=aws, backups=backups) as bench:
+            [feature] = [f for f in await built(bench) if isinstance(f, BackupsFeature)]
             ids = [(j.id, j.run_at_start) for j in feature.jobs()]
             assert ids == [
                 ("backups.verify.pg", True),
@@ -127,22 +124,25 @@ def test_fresh_backup_passes_every_step(tmp_path: Path, s3: Any, moto: MotoServe
     put(s3, "pg/2026-11-03.dump", latest, sidecar=sha(latest))
     now = time.time() + 60
 
-    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+    async def check(bench: Bench, feature: BackupsFeature) -> None:
         downloads: list[str] = []
-        chained = feature.client.on_request
-        feature.client.on_request = lambda s, o: (downloads.append(o), chained and chained(s, o))
+        chained = feature.ladder.client.on_request
+        feature.ladder.client.on_request = lambda s, o: (
+            downloads.append(o),
+            chained and chained(s, o),
+        )
         verdicts = await feature.verify(feature.backups[0])
         assert outcomes(verdicts) == {"freshness": "pass", "size": "pass", "integrity": "pass"}
-        assert [step(ctx, s) for s in ("freshness", "size", "integrity")] == [1, 1, 1]
-        assert sample(ctx, "sre_backup_size_bytes", backup="pg") == 5200
-        age = sample(ctx, "sre_backup_age_seconds", backup="pg")
+        assert [step(bench, s) for s in ("freshness", "size", "integrity")] == [1, 1, 1]
+        assert sample(bench, "sre_backup_size_bytes", backup="pg") == 5200
+        age = sample(bench, "sre_backup_age_seconds", backup="pg")
         assert age is not None and 0 <= age < 600
-        assert sample(ctx, "sre_backup_last_success_timestamp_seconds", backup="pg") == now
+        assert sample(bench, "sre_backup_last_success_timestamp_seconds", backup="pg") == now
         assert downloads.count("get_object") == 2  # the sidecar and the dump
         await feature.verify(feature.backups[0])  # verified once per object: no re-download
         assert downloads.count("get_object") == 3  # only the sidecar again
-        assert notices(ctx) == []  # healthy from the start: nothing to say
-        runs = feature.history.runs("pg")
+        assert notices(bench) == []  # healthy from the start: nothing to say
+        runs = await feature.history.runs("pg")
         assert len(runs) == 6 and runs[0].object == "pg/2026-11-03.dump"
 
     asyncio.run(run_backups(tmp_path, moto.url, [s3_backup()], check, now=now))
@@ -152,7 +152,7 @@ def test_stale_backup_fails_freshness(tmp_path: Path, s3: Any, moto: MotoServer)
     put(s3, "pg/2026-11-01.dump", b"x" * 5000)
     now = time.time() + 30 * HOUR  # max_age is 26h
 
-    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+    async def check(bench: Bench, feature: BackupsFeature) -> None:
         verdicts = await feature.verify(feature.backups[0])
         assert outcomes(verdicts) == {
             "freshness": "fail",
@@ -160,11 +160,11 @@ def test_stale_backup_fails_freshness(tmp_path: Path, s3: Any, moto: MotoServer)
             "integrity": "no_verdict",
         }
         assert "old (max 26.0h)" in verdicts[0].reason
-        assert step(ctx, "freshness") == 0 and step(ctx, "size") is None
-        assert sample(ctx, "sre_backup_last_success_timestamp_seconds", backup="pg") is None
-        age = sample(ctx, "sre_backup_age_seconds", backup="pg")
+        assert step(bench, "freshness") == 0 and step(bench, "size") is None
+        assert sample(bench, "sre_backup_last_success_timestamp_seconds", backup="pg") is None
+        age = sample(bench, "sre_backup_age_seconds", backup="pg")
         assert age is not None and age > 29 * HOUR
-        [notice] = notices(ctx)
+        [notice] = notices(bench)
         assert notice["key"] == "backup.failed:pg:1" and notice["severity"] == "critical"
         assert "freshness" in notice["text"]
 
@@ -176,15 +176,15 @@ def test_missing_and_empty_backups(tmp_path: Path, s3: Any, moto: MotoServer) ->
     put(s3, "pg/2026-11-02.dump", b"")
     backups = [s3_backup(), s3_backup(name="none", prefix="nothing-here/")]
 
-    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+    async def check(bench: Bench, feature: BackupsFeature) -> None:
         empty, missing = feature.backups
         verdicts = await feature.verify(empty)
         assert outcomes(verdicts)["size"] == "fail" and "empty" in verdicts[1].reason
         assert outcomes(verdicts)["integrity"] == "no_verdict"
         verdicts = await feature.verify(missing)
         assert verdicts[0] == Verdict("freshness", "fail", "no backup found")
-        assert sample(ctx, "sre_backup_age_seconds", backup="none") is None
-        assert sorted(n["key"] for n in notices(ctx)) == [
+        assert sample(bench, "sre_backup_age_seconds", backup="none") is None
+        assert sorted(n["key"] for n in notices(bench)) == [
             "backup.failed:none:1",
             "backup.failed:pg:1",
         ]
@@ -197,11 +197,13 @@ def test_shrunken_backup_fails_size(tmp_path: Path, s3: Any, moto: MotoServer) -
         put(s3, f"pg/2026-11-0{day}.dump", b"x" * 10_000)
     put(s3, "pg/2026-11-04.dump", b"x" * 3_000)  # above the minimum, 70% below the median
 
-    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+    async def check(bench: Bench, feature: BackupsFeature) -> None:
         verdicts = await feature.verify(feature.backups[0])
         assert outcomes(verdicts)["size"] == "fail"
         assert "70% smaller than the median of the 3 earlier backups" in verdicts[1].reason
-        assert step(ctx, "size") == 0 and sample(ctx, "sre_backup_size_bytes", backup="pg") == 3000
+        assert (
+            step(bench, "size") == 0 and sample(bench, "sre_backup_size_bytes", backup="pg") == 3000
+        )
 
     asyncio.run(run_backups(tmp_path, moto.url, [s3_backup()], check, now=time.time()))
 
@@ -210,26 +212,27 @@ def test_corrupted_backup_then_recovery(tmp_path: Path, s3: Any, moto: MotoServe
     good = b"pg-dump-bytes" * 200
     put(s3, "pg/2026-11-01.dump", good, sidecar=sha(b"what was really dumped"))
 
-    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
-        assert isinstance(ctx.clock, FixedClock)
+    async def check(bench: Bench, feature: BackupsFeature) -> None:
+        assert isinstance(bench.clock, FixedClock)
         verdicts = await feature.verify(feature.backups[0])
         assert outcomes(verdicts)["integrity"] == "fail"
         assert "SHA-256 mismatch" in verdicts[2].reason
-        assert step(ctx, "integrity") == 0
+        assert step(bench, "integrity") == 0
         await feature.verify(feature.backups[0])  # still failing: no second message
-        assert [n["key"] for n in notices(ctx)] == ["backup.failed:pg:1"]
+        assert [n["key"] for n in notices(bench)] == ["backup.failed:pg:1"]
         # the next night's backup is sound
         put(s3, "pg/2026-11-02.dump", good, sidecar=sha(good))
-        ctx.clock.now += 60
+        bench.clock.now += 60
         verdicts = await feature.verify(feature.backups[0])
         assert outcomes(verdicts)["integrity"] == "pass"
-        assert step(ctx, "integrity") == 1
+        assert step(bench, "integrity") == 1
         assert (
-            sample(ctx, "sre_backup_last_success_timestamp_seconds", backup="pg") == ctx.clock.now
+            sample(bench, "sre_backup_last_success_timestamp_seconds", backup="pg")
+            == bench.clock.now
         )
-        keys = [n["key"] for n in notices(ctx)]
+        keys = [n["key"] for n in notices(bench)]
         assert keys == ["backup.failed:pg:1", "backup.recovered:pg:2"]
-        assert notices(ctx)[1]["severity"] == "resolved"
+        assert notices(bench)[1]["severity"] == "resolved"
 
     asyncio.run(run_backups(tmp_path, moto.url, [s3_backup()], check, now=time.time()))
 
@@ -239,14 +242,16 @@ def test_s3_checksum_and_no_digest(tmp_path: Path, s3: Any, moto: MotoServer) ->
     put(s3, "b/1.dump", b"z" * 4000)
     backups = [s3_backup(name="summed", prefix="a/"), s3_backup(name="plain", prefix="b/")]
 
-    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+    async def check(bench: Bench, feature: BackupsFeature) -> None:
         summed, plain = feature.backups
         verdicts = await feature.verify(summed)
         assert verdicts[2] == Verdict("integrity", "pass", "SHA-256 matches")
         verdicts = await feature.verify(plain)
         assert outcomes(verdicts)["integrity"] == "no_verdict"
-        assert step(ctx, "integrity", "plain") is None  # not judged: no series
-        assert sample(ctx, "sre_backup_last_success_timestamp_seconds", backup="plain") is not None
+        assert step(bench, "integrity", "plain") is None  # not judged: no series
+        assert (
+            sample(bench, "sre_backup_last_success_timestamp_seconds", backup="plain") is not None
+        )
 
     asyncio.run(run_backups(tmp_path, moto.url, backups, check, now=time.time()))
 
@@ -268,8 +273,8 @@ def test_rds_snapshots(tmp_path: Path, moto: MotoServer) -> None:
         {"name": "rds-gone", "rds": {"db_instance": "no-such-db"}, "max_age": "26h"},
     ]
 
-    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
-        assert isinstance(ctx.clock, FixedClock)
+    async def check(bench: Bench, feature: BackupsFeature) -> None:
+        assert isinstance(bench.clock, FixedClock)
         main, gone = feature.backups
         verdicts = await feature.verify(main)
         assert outcomes(verdicts) == {
@@ -277,11 +282,11 @@ def test_rds_snapshots(tmp_path: Path, moto: MotoServer) -> None:
             "size": "no_verdict",
             "integrity": "no_verdict",
         }
-        assert sample(ctx, "sre_backup_size_bytes", backup="rds-main") is None
-        assert step(ctx, "freshness", "rds-main") == 1
+        assert sample(bench, "sre_backup_size_bytes", backup="rds-main") is None
+        assert step(bench, "freshness", "rds-main") == 1
         verdicts = await feature.verify(gone)
         assert verdicts[0] == Verdict("freshness", "fail", "no backup found")
-        ctx.clock.now += 27 * HOUR
+        bench.clock.now += 27 * HOUR
         verdicts = await feature.verify(main)
         assert outcomes(verdicts)["freshness"] == "fail"
 
@@ -294,27 +299,29 @@ def test_aws_errors_are_counted_and_other_backups_go_on(
     put(s3, "pg/1.dump", b"x" * 4000)
     backups = [s3_backup(name="lost", s3={"bucket": "no-such-bucket", "prefix": ""}), s3_backup()]
 
-    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+    async def check(bench: Bench, feature: BackupsFeature) -> None:
         for job in feature.jobs():
-            assert await ctx.runner.run(job.id, job.func) is True
+            assert await bench.runner.run(job.id, job.func) is True
         api = "s3.list_objects_v2"
-        assert sample(ctx, "sre_aws_errors_total", api=api, reason="not_found") == 1  # not retried
-        assert step(ctx, "freshness", "lost") == 0  # a bucket that is not there is a failure
-        assert step(ctx, "freshness") == 1  # the next backup was still verified
-        runs = {r.step: r.reason for r in feature.history.runs("lost")}
+        assert (
+            sample(bench, "sre_aws_errors_total", api=api, reason="not_found") == 1
+        )  # not retried
+        assert step(bench, "freshness", "lost") == 0  # a bucket that is not there is a failure
+        assert step(bench, "freshness") == 1  # the next backup was still verified
+        runs = {r.step: r.reason for r in await feature.history.runs("lost")}
         assert runs["freshness"] == "source unavailable: not_found"
-        assert [n["key"] for n in notices(ctx)] == ["backup.failed:lost:1"]
+        assert [n["key"] for n in notices(bench)] == ["backup.failed:lost:1"]
 
     asyncio.run(run_backups(tmp_path, moto.url, backups, check, now=time.time()))
 
 
 def test_unreachable_endpoint_is_retried_without_crash(tmp_path: Path) -> None:
-    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+    async def check(bench: Bench, feature: BackupsFeature) -> None:
         for job in feature.jobs():
-            assert await ctx.runner.run(job.id, job.func) is True
+            assert await bench.runner.run(job.id, job.func) is True
         api = "s3.list_objects_v2"
-        assert sample(ctx, "sre_aws_errors_total", api=api, reason="unreachable") == 2
-        assert sample(ctx, "sre_job_runs_total", job="backups.verify.pg", outcome="success") == 1
+        assert sample(bench, "sre_aws_errors_total", api=api, reason="unreachable") == 2
+        assert sample(bench, "sre_job_runs_total", job="backups.verify.pg", outcome="success") == 1
 
     endpoint = f"http://127.0.0.1:{free_port()}"
     asyncio.run(run_backups(tmp_path, endpoint, [s3_backup()], check, now=time.time()))
@@ -325,14 +332,14 @@ def test_vanished_bucket_fails_freshness_and_is_announced(
 ) -> None:
     put(s3, "pg/1.dump", b"x" * 4000)
 
-    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
-        assert isinstance(ctx.clock, FixedClock)
+    async def check(bench: Bench, feature: BackupsFeature) -> None:
+        assert isinstance(bench.clock, FixedClock)
         assert outcomes(await feature.verify(feature.backups[0]))["freshness"] == "pass"
-        assert step(ctx, "freshness") == 1
-        assert sample(ctx, "sre_backup_age_seconds", backup="pg") is not None
+        assert step(bench, "freshness") == 1
+        assert sample(bench, "sre_backup_age_seconds", backup="pg") is not None
         s3.delete_object(Bucket=BUCKET, Key="pg/1.dump")
         s3.delete_bucket(Bucket=BUCKET)
-        ctx.clock.now += 60
+        bench.clock.now += 60
         verdicts = await feature.verify(feature.backups[0])
         assert verdicts[0] == Verdict("freshness", "fail", "source unavailable: not_found")
         assert outcomes(verdicts) == {
@@ -340,10 +347,10 @@ def test_vanished_bucket_fails_freshness_and_is_announced(
             "size": "no_verdict",
             "integrity": "no_verdict",
         }
-        assert step(ctx, "freshness") == 0
-        assert step(ctx, "size") is None and step(ctx, "integrity") is None
-        assert sample(ctx, "sre_backup_age_seconds", backup="pg") is None  # not frozen
-        [notice] = notices(ctx)
+        assert step(bench, "freshness") == 0
+        assert step(bench, "size") is None and step(bench, "integrity") is None
+        assert sample(bench, "sre_backup_age_seconds", backup="pg") is None  # not frozen
+        [notice] = notices(bench)
         assert notice["key"] == "backup.failed:pg:1" and notice["severity"] == "critical"
         assert "source unavailable: not_found" in notice["text"]
 
@@ -353,16 +360,16 @@ def test_vanished_bucket_fails_freshness_and_is_announced(
 def test_no_verdict_removes_the_age_gauge(tmp_path: Path, s3: Any, moto: MotoServer) -> None:
     put(s3, "pg/1.dump", b"x" * 4000)
 
-    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+    async def check(bench: Bench, feature: BackupsFeature) -> None:
         await feature.verify(feature.backups[0])
-        assert sample(ctx, "sre_backup_age_seconds", backup="pg") is not None
-        feature.client.endpoint_url = f"http://127.0.0.1:{free_port()}"  # now unreachable
-        feature.client._clients.clear()
+        assert sample(bench, "sre_backup_age_seconds", backup="pg") is not None
+        feature.ladder.client.endpoint_url = f"http://127.0.0.1:{free_port()}"  # now unreachable
+        feature.ladder.client._clients.clear()
         verdicts = await feature.verify(feature.backups[0])
         assert verdicts == [Verdict("freshness", "no_verdict", "source unavailable: unreachable")]
-        assert sample(ctx, "sre_backup_age_seconds", backup="pg") is None
-        assert step(ctx, "freshness") == 1  # the last verdict stands: unknown is not failing
-        assert notices(ctx) == []
+        assert sample(bench, "sre_backup_age_seconds", backup="pg") is None
+        assert step(bench, "freshness") == 1  # the last verdict stands: unknown is not failing
+        assert notices(bench) == []
 
     asyncio.run(run_backups(tmp_path, moto.url, [s3_backup()], check, now=time.time() + 60))
 
@@ -375,17 +382,17 @@ def test_s3_checksum_and_sidecar_are_both_checked(
     put(s3, "b/1.dump", body, sidecar=sha(body), ChecksumAlgorithm="SHA256")
     backups = [s3_backup(name="bad", prefix="a/"), s3_backup(name="good", prefix="b/")]
 
-    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+    async def check(bench: Bench, feature: BackupsFeature) -> None:
         bad, good = feature.backups
         verdicts = await feature.verify(bad)
         assert verdicts[2].outcome == "fail", verdicts[2]
         assert verdicts[2].reason.startswith("SHA-256 mismatch: expected ")
         assert verdicts[2].reason.endswith("(a/1.dump.sha256)")
-        assert step(ctx, "integrity", "bad") == 0
+        assert step(bench, "integrity", "bad") == 0
         verdicts = await feature.verify(good)
         assert verdicts[2] == Verdict(
             "integrity", "pass", "SHA-256 matches S3 checksum and b/1.dump.sha256"
         )
-        assert step(ctx, "integrity", "good") == 1
+        assert step(bench, "integrity", "good") == 1
 
     asyncio.run(run_backups(tmp_path, moto.url, backups, check, now=time.time()))

@@ -18,13 +18,12 @@ from typing import Any
 import boto3
 import pytest
 
-from sre.daemon.feature import FeatureContext
-from sre.jobs.aws_common import aws_client
-from sre.jobs.backups import BackupsFeature
+from sre.features.backups.feature import BackupsFeature
 from tests.helpers import find_binary
+from tests.helpers.bench import Bench, FixedClock, notices, sample
+from tests.helpers.bench import bench as bench_for
 from tests.helpers.moto import MotoServer
 from tests.helpers.postgres import PostgresCluster
-from tests.integration.cost_backups_ctx import FixedClock, feature_ctx, notices, sample
 
 pytestmark = pytest.mark.integration
 
@@ -110,10 +109,10 @@ def backup(*checks: dict[str, Any]) -> dict[str, Any]:
 
 async def run_restore(tmp: Path, moto: MotoServer, cfg: dict[str, Any], check: Any) -> None:
     aws = {"region": "us-west-2", "endpoint_url": moto.url}
-    async with feature_ctx(tmp, FixedClock(time.time()), aws=aws, backups=[cfg]) as ctx:
-        assert ctx.config.aws is not None
-        client = aws_client(ctx.config.aws, ctx.metrics.aws_errors, attempts=2, backoff=0.01)
-        await check(ctx, BackupsFeature(ctx, ctx.config.backups, client))
+    async with bench_for(tmp, FixedClock(time.time()), aws=aws, backups=[cfg]) as bench:
+        assert bench.config.aws is not None
+        client = bench.aws_client(attempts=2, backoff=0.01)
+        await check(bench, bench.backups(client))
 
 
 def scratch_dbs(cluster: PostgresCluster) -> list[str]:
@@ -132,19 +131,19 @@ def test_custom_dump_restores_and_passes(
         {"sql": "select max(id) from users", "equals": 3},
     )
 
-    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+    async def check(bench: Bench, feature: BackupsFeature) -> None:
         verdict = await feature.restore(feature.backups[0])
         assert verdict.outcome == "pass", verdict.reason
         assert verdict.reason == "restored, 2 check(s) passed"
-        duration = sample(ctx, "sre_backup_restore_duration_seconds", backup="postgres-nightly")
+        duration = sample(bench, "sre_backup_restore_duration_seconds", backup="postgres-nightly")
         assert duration is not None and duration > 0
         assert (
             sample(
-                ctx, "sre_backup_verification_success", backup="postgres-nightly", step="restore"
+                bench, "sre_backup_verification_success", backup="postgres-nightly", step="restore"
             )
             == 1
         )
-        assert notices(ctx) == []
+        assert notices(bench) == []
 
     asyncio.run(run_restore(tmp_path, world.moto, cfg, check))
     assert scratch_dbs(world.cluster) == []  # the scratch database and the leftover are gone
@@ -161,20 +160,20 @@ def test_plain_dump_restores_but_fails_a_check(
         {"sql": "select count(*) from orders", "min": 1},
     )
 
-    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+    async def check(bench: Bench, feature: BackupsFeature) -> None:
         verdict = await feature.restore(feature.backups[0])
         assert verdict.outcome == "fail"
         assert "'select count(*) from users' returned 3, below 10" in verdict.reason
         assert 'relation "orders" does not exist' in verdict.reason
         # the restore itself worked: its duration (the RTO) is recorded
-        assert sample(ctx, "sre_backup_restore_duration_seconds", backup="postgres-nightly")
+        assert sample(bench, "sre_backup_restore_duration_seconds", backup="postgres-nightly")
         assert (
             sample(
-                ctx, "sre_backup_verification_success", backup="postgres-nightly", step="restore"
+                bench, "sre_backup_verification_success", backup="postgres-nightly", step="restore"
             )
             == 0
         )
-        [notice] = notices(ctx)
+        [notice] = notices(bench)
         assert notice["key"] == "backup.failed:postgres-nightly:1"
         assert "restore" in notice["text"] and SECRET not in str(notice)
 
@@ -189,11 +188,13 @@ def test_broken_dump_and_missing_dsn_fail(
     world.s3.put_object(Bucket=BUCKET, Key="pg/2026-11-25.dump", Body=b"PGDMP truncated")
     cfg = backup({"sql": "select 1", "equals": 1})
 
-    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+    async def check(bench: Bench, feature: BackupsFeature) -> None:
         verdict = await feature.restore(feature.backups[0])
         assert verdict.outcome == "fail" and verdict.reason.startswith("pg_restore failed")
         assert SECRET not in verdict.reason
-        assert sample(ctx, "sre_backup_restore_duration_seconds", backup="postgres-nightly") is None
+        assert (
+            sample(bench, "sre_backup_restore_duration_seconds", backup="postgres-nightly") is None
+        )
         monkeypatch.delenv(DSN_ENV)
         verdict = await feature.restore(feature.backups[0])
         assert verdict.reason == f"{DSN_ENV} is not set"
@@ -207,7 +208,7 @@ def test_gzipped_plain_dump_restores(tmp_path: Path, world: World) -> None:
     world.s3.put_object(Bucket=BUCKET, Key="pg/2026-11-25.sql.gz", Body=body)
     cfg = backup({"sql": "select name = 'grace' from users where id = 2", "equals": 1})
 
-    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+    async def check(bench: Bench, feature: BackupsFeature) -> None:
         verdict = await feature.restore(feature.backups[0])
         assert verdict.outcome == "pass", verdict.reason
 
@@ -251,7 +252,7 @@ def test_plain_dump_with_shell_escape_is_refused(tmp_path: Path, world: World, h
     cfg = backup({"sql": "select count(*) from users", "min": 1})
     before = databases(world.cluster)
 
-    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+    async def check(bench: Bench, feature: BackupsFeature) -> None:
         verdict = await feature.restore(feature.backups[0])
         assert verdict.outcome == "fail"
         if mid_line:
@@ -261,7 +262,7 @@ def test_plain_dump_with_shell_escape_is_refused(tmp_path: Path, world: World, h
             assert re.fullmatch(expected + "only SQL and COPY data are run", verdict.reason)
         assert (
             sample(
-                ctx, "sre_backup_verification_success", backup="postgres-nightly", step="restore"
+                bench, "sre_backup_verification_success", backup="postgres-nightly", step="restore"
             )
             == 0
         )
@@ -277,7 +278,7 @@ def test_plain_dump_that_connects_elsewhere_is_refused(tmp_path: Path, world: Wo
     cfg = backup({"sql": "select 1", "equals": 1})
     before = databases(world.cluster)
 
-    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+    async def check(bench: Bench, feature: BackupsFeature) -> None:
         verdict = await feature.restore(feature.backups[0])
         assert verdict.outcome == "fail"
         assert "is a psql meta-command (\\connect)" in verdict.reason
@@ -298,7 +299,7 @@ def test_create_dump_is_refused(tmp_path: Path, world: World) -> None:
     cfg = backup({"sql": "select 1", "equals": 1})
     before = databases(world.cluster)
 
-    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+    async def check(bench: Bench, feature: BackupsFeature) -> None:
         verdict = await feature.restore(feature.backups[0])
         assert verdict.outcome == "fail"
         assert "(pg_dump --create dumps are not supported)" in verdict.reason, verdict.reason
@@ -316,14 +317,14 @@ def test_unparsable_dsn_never_shows_the_password(
     world.s3.put_object(Bucket=BUCKET, Key="pg/2026-11-25.dump", Body=world.dumps["c"])
     cfg = backup({"sql": "select 1", "equals": 1})
 
-    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+    async def check(bench: Bench, feature: BackupsFeature) -> None:
         verdict = await feature.restore(feature.backups[0])
         assert verdict.outcome == "fail"
         assert verdict.reason.startswith(f"{DSN_ENV}: is not a valid postgresql:// URI")
-        history = [r.reason for r in feature.history.runs("postgres-nightly")]
-        status = feature.history.status("postgres-nightly")
-        shown = [verdict.reason, *history, str(status.steps), str(notices(ctx)), caplog.text]
-        assert notices(ctx), "the failure is announced"
+        history = [r.reason for r in await feature.history.runs("postgres-nightly")]
+        status = await feature.history.status("postgres-nightly")
+        shown = [verdict.reason, *history, str(status.steps), str(notices(bench)), caplog.text]
+        assert notices(bench), "the failure is announced"
         for text in shown:
             assert "s3cr3tPW" not in text, text
 
@@ -335,7 +336,7 @@ def test_plain_dump_without_restrict_lines_restores(tmp_path: Path, world: World
     world.s3.put_object(Bucket=BUCKET, Key="pg/2026-11-25.sql", Body=body)
     cfg = backup({"sql": "select count(*) from users", "equals": 3})
 
-    async def check(ctx: FeatureContext, feature: BackupsFeature) -> None:
+    async def check(bench: Bench, feature: BackupsFeature) -> None:
         verdict = await feature.restore(feature.backups[0])
         assert verdict.outcome == "pass", verdict.reason
 

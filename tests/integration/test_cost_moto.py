@@ -15,12 +15,11 @@ from typing import Any
 
 import pytest
 
-from sre.daemon.feature import FeatureContext
-from sre.jobs.aws_common import aws_client
-from sre.jobs.cost import CostFeature
+from sre.features.cost.feature import CostFeature
 from tests.helpers import free_port
+from tests.helpers.bench import Bench, FixedClock, notices, sample
+from tests.helpers.bench import bench as bench_for
 from tests.helpers.moto import MotoServer
-from tests.integration.cost_backups_ctx import FixedClock, feature_ctx, notices, sample
 
 pytestmark = pytest.mark.integration
 
@@ -91,38 +90,38 @@ def page(results: list[dict[str, Any]], token: str | None = None) -> dict[str, A
 
 async def run_cost(tmp: Path, endpoint: str, check: Any, *, attempts: int = 3, **cost: Any) -> None:
     aws = {"region": "us-west-2", "endpoint_url": endpoint}
-    async with feature_ctx(tmp, FixedClock(NOON), aws=aws, cost={**COST, **cost}) as ctx:
-        assert ctx.config.aws is not None and ctx.config.cost is not None
-        client = aws_client(ctx.config.aws, ctx.metrics.aws_errors, attempts=attempts, backoff=0.01)
-        await check(ctx, CostFeature(ctx, ctx.config.cost, client))
+    async with bench_for(tmp, FixedClock(NOON), aws=aws, cost={**COST, **cost}) as bench:
+        assert bench.config.aws is not None and bench.config.cost is not None
+        client = bench.aws_client(attempts=attempts, backoff=0.01)
+        await check(bench, bench.cost(client))
 
 
 def test_normal_fortnight(tmp_path: Path, moto: MotoServer) -> None:
     moto.reset()
     moto.seed_cost_and_usage([page(window({"Amazon EC2": 100.0, "Amazon S3": 20.0}))])
 
-    async def check(ctx: FeatureContext, feature: CostFeature) -> None:
+    async def check(bench: Bench, feature: CostFeature) -> None:
         report = await feature.check()
         assert report is not None and not report.estimated
         assert report.anomalies == [] and report.breaches == []
-        assert sample(ctx, "sre_aws_cost_daily_usd", service="Amazon EC2") == pytest.approx(
+        assert sample(bench, "sre_aws_cost_daily_usd", service="Amazon EC2") == pytest.approx(
             report.by_service["Amazon EC2"]
         )
         assert 90 < report.by_service["Amazon EC2"] < 110
-        assert sample(ctx, "sre_aws_cost_anomaly", service="Amazon EC2") == 0
-        mtd = sample(ctx, "sre_aws_cost_month_to_date_usd")
+        assert sample(bench, "sre_aws_cost_anomaly", service="Amazon EC2") == 0
+        mtd = sample(bench, "sre_aws_cost_month_to_date_usd")
         assert mtd is not None and 14 * 110 < mtd < 14 * 130
         # moto has no GetCostForecast: the run-rate stands in, and the failed try is counted
         assert report.forecast_source == "run_rate"
-        assert sample(ctx, "sre_aws_cost_month_forecast_usd") == pytest.approx(mtd / 14 * 30)
+        assert sample(bench, "sre_aws_cost_month_forecast_usd") == pytest.approx(mtd / 14 * 30)
         assert (
-            sample(ctx, "sre_aws_errors_total", api="ce.get_cost_forecast", reason="server_error")
+            sample(bench, "sre_aws_errors_total", api="ce.get_cost_forecast", reason="server_error")
             == 1
         )
-        assert sample(ctx, "sre_aws_cost_api_requests_total") == 2
+        assert sample(bench, "sre_aws_cost_api_requests_total") == 2
         await feature.run()  # cached: no further requests
-        assert sample(ctx, "sre_aws_cost_api_requests_total") == 2
-        assert notices(ctx) == []
+        assert sample(bench, "sre_aws_cost_api_requests_total") == 2
+        assert notices(bench) == []
 
     asyncio.run(run_cost(tmp_path, moto.url, check))
 
@@ -132,12 +131,12 @@ def test_one_service_spiking(tmp_path: Path, moto: MotoServer) -> None:
     normal = {"Amazon EC2": 100.0, "Amazon S3": 20.0, "AWS Lambda": 5.0}
     moto.seed_cost_and_usage([page(window(normal, {"Amazon EC2": 420.0}))])
 
-    async def check(ctx: FeatureContext, feature: CostFeature) -> None:
+    async def check(bench: Bench, feature: CostFeature) -> None:
         await feature.check()
-        assert sample(ctx, "sre_aws_cost_anomaly", service="Amazon EC2") == 1
-        assert sample(ctx, "sre_aws_cost_anomaly", service="Amazon S3") == 0
+        assert sample(bench, "sre_aws_cost_anomaly", service="Amazon EC2") == 1
+        assert sample(bench, "sre_aws_cost_anomaly", service="Amazon S3") == 0
         await feature.check()  # the same day again: no second notice
-        [notice] = notices(ctx)
+        [notice] = notices(bench)
         assert notice["key"] == f"cost.anomaly:{YESTERDAY}:Amazon EC2"
         assert notice["source"] == "cost" and notice["severity"] == "warning"
         assert "Top changes" in notice["text"] and "• Amazon EC2:" in notice["text"]
@@ -150,11 +149,11 @@ def test_month_forecast_over_budget(tmp_path: Path, moto: MotoServer) -> None:
     moto.reset()
     moto.seed_cost_and_usage([page(window({"Amazon EC2": 300.0, "Amazon RDS": 150.0}))])
 
-    async def check(ctx: FeatureContext, feature: CostFeature) -> None:
+    async def check(bench: Bench, feature: CostFeature) -> None:
         report = await feature.check()
         assert report is not None
         assert [b.period for b in report.breaches] == ["monthly"]  # 450/day < 500, x30 > 12k
-        [notice] = notices(ctx)
+        [notice] = notices(bench)
         assert notice["key"] == f"cost.budget:{YESTERDAY}:monthly"
         assert "over the monthly budget" in notice["title"] and "run-rate" in notice["text"]
 
@@ -169,10 +168,10 @@ def test_estimated_data_is_labelled(
     moto.seed_cost_and_usage([page(results)])
     caplog.set_level(logging.INFO)
 
-    async def check(ctx: FeatureContext, feature: CostFeature) -> None:
+    async def check(bench: Bench, feature: CostFeature) -> None:
         report = await feature.check()
         assert report is not None and report.estimated
-        [notice] = notices(ctx)
+        [notice] = notices(bench)
         assert notice["fields"]["estimated"] == "yes" and "(estimated)" in notice["title"]
         assert f"cost {YESTERDAY} (estimated)" in caplog.text
 
@@ -184,10 +183,10 @@ def test_pages_are_followed(tmp_path: Path, moto: MotoServer) -> None:
     results = window({"Amazon EC2": 100.0})
     moto.seed_cost_and_usage([page(results[:7], token="page-2"), page(results[7:])])
 
-    async def check(ctx: FeatureContext, feature: CostFeature) -> None:
+    async def check(bench: Bench, feature: CostFeature) -> None:
         report = await feature.check()
         assert report is not None and "Amazon EC2" in report.by_service
-        assert sample(ctx, "sre_aws_cost_api_requests_total") == 3  # two pages + forecast
+        assert sample(bench, "sre_aws_cost_api_requests_total") == 3  # two pages + forecast
 
     asyncio.run(run_cost(tmp_path, moto.url, check))
 
@@ -227,17 +226,17 @@ def test_throttling_is_counted_and_retried(tmp_path: Path) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), ThrottlingCE)
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
-    async def check(ctx: FeatureContext, feature: CostFeature) -> None:
-        assert await ctx.runner.run("cost.daily", feature.run) is True
+    async def check(bench: Bench, feature: CostFeature) -> None:
+        assert await bench.runner.run("cost.daily", feature.run) is True
         assert (
-            sample(ctx, "sre_aws_errors_total", api="ce.get_cost_and_usage", reason="throttled")
+            sample(bench, "sre_aws_errors_total", api="ce.get_cost_and_usage", reason="throttled")
             == 2
         )
-        assert sample(ctx, "sre_aws_cost_api_requests_total") == 4  # 2 throttled + 1 + forecast
-        assert sample(ctx, "sre_aws_cost_daily_usd", service="Amazon EC2") is not None
-        mtd = sample(ctx, "sre_aws_cost_month_to_date_usd")
+        assert sample(bench, "sre_aws_cost_api_requests_total") == 4  # 2 throttled + 1 + forecast
+        assert sample(bench, "sre_aws_cost_daily_usd", service="Amazon EC2") is not None
+        mtd = sample(bench, "sre_aws_cost_month_to_date_usd")
         assert mtd is not None
-        assert sample(ctx, "sre_aws_cost_month_forecast_usd") == pytest.approx(mtd + 1500)
+        assert sample(bench, "sre_aws_cost_month_forecast_usd") == pytest.approx(mtd + 1500)
 
     try:
         asyncio.run(run_cost(tmp_path, f"http://127.0.0.1:{server.server_port}", check))
@@ -248,11 +247,11 @@ def test_throttling_is_counted_and_retried(tmp_path: Path) -> None:
 
 
 def test_unreachable_endpoint_is_counted_and_retried(tmp_path: Path) -> None:
-    async def check(ctx: FeatureContext, feature: CostFeature) -> None:
-        assert await ctx.runner.run("cost.daily", feature.run) is True  # contained
+    async def check(bench: Bench, feature: CostFeature) -> None:
+        assert await bench.runner.run("cost.daily", feature.run) is True  # contained
         api = "ce.get_cost_and_usage"
-        assert sample(ctx, "sre_aws_errors_total", api=api, reason="unreachable") == 3
-        assert sample(ctx, "sre_aws_cost_api_requests_total") == 3
-        assert sample(ctx, "sre_aws_cost_daily_usd", service="Amazon EC2") is None
+        assert sample(bench, "sre_aws_errors_total", api=api, reason="unreachable") == 3
+        assert sample(bench, "sre_aws_cost_api_requests_total") == 3
+        assert sample(bench, "sre_aws_cost_daily_usd", service="Amazon EC2") is None
 
     asyncio.run(run_cost(tmp_path, f"http://127.0.0.1:{free_port()}", check, attempts=3))

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 import sre
-from sre.daemon.store import Store
+from sre.runtime.store.sqlite import open_sqlite
 from tests.helpers import free_port, wait_for_http
 
 pytestmark = pytest.mark.integration
@@ -157,7 +157,7 @@ def test_endpoints_then_sigterm_then_restart_keeps_state(tmp_path: Path) -> None
     db = tmp_path / "state" / "state.db"
     wal = Path(f"{db}-wal")
     assert not wal.exists() or wal.stat().st_size == 0  # closed cleanly: WAL checkpointed
-    store = Store(db)
+    store = open_sqlite(db)
     assert store.version("core") == 1
     item = store.outbox_add("slack", {"text": "still here"}, key="k")
     store.close()
@@ -165,8 +165,8 @@ def test_endpoints_then_sigterm_then_restart_keeps_state(tmp_path: Path) -> None
     again = DaemonProcess(tmp_path, config, name="sre2.yaml")
     again.wait_ready()
     assert again.stop(signal.SIGINT) == 0
-    store = Store(db)
-    assert [i.id for i in store.outbox_due("slack")] == [item]
+    store = open_sqlite(db)
+    assert [i.id for i in store.outbox_pending(["slack"])] == [item]
     store.close()
 
 

@@ -16,7 +16,7 @@ from sre.render.kubernetes import MAX_OBJECT_BYTES
 from sre.render.rulefiles import rule_files
 from tests.helpers import find_binary, kustomize_command
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prometheus_versions")]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,7 +42,7 @@ def snapshot(directory: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def build(tmp_path_factory: pytest.TempPathFactory, prometheus_versions: object) -> Path:
     """One full render, promtool included, shared by the layout tests."""
     find_binary("promtool")
     out = tmp_path_factory.mktemp("render") / "build"
@@ -65,7 +65,8 @@ def test_layout(build: Path) -> None:
 
     k8s = build / "kubernetes"
     kust = yaml.safe_load((k8s / "kustomization.yaml").read_text())
-    objects = sorted(p.name for p in k8s.iterdir() if p.name != "kustomization.yaml")
+    not_objects = ("kustomization.yaml", "kube-prometheus-stack-values.yaml")
+    objects = sorted(p.name for p in k8s.iterdir() if p.name not in not_objects)
     assert kust["resources"] == objects
     assert sorted(f"prometheusrule-{r}" for r in expected_rules) == [
         o for o in objects if o.startswith("prometheusrule-")
@@ -77,7 +78,7 @@ def test_kubernetes_objects(build: Path) -> None:
     shipped: dict[str, str] = {}
     for path in sorted((build / "kubernetes").glob("*.yaml")):
         assert path.stat().st_size < MAX_OBJECT_BYTES, path
-        if path.name == "kustomization.yaml":
+        if path.name in ("kustomization.yaml", "kube-prometheus-stack-values.yaml"):
             continue
         obj = yaml.safe_load(path.read_text())
         assert obj["metadata"]["namespace"] == cfg.kubernetes.namespace
@@ -87,6 +88,8 @@ def test_kubernetes_objects(build: Path) -> None:
             assert labels.items() >= cfg.kubernetes.rule_labels.items()
             rule_file = build / "rules" / path.name.removeprefix("prometheusrule-")
             assert obj["spec"] == yaml.safe_load(rule_file.read_text())
+        elif obj["kind"] in ("ServiceMonitor", "PodMonitor"):
+            assert obj["metadata"]["labels"].items() >= cfg.kubernetes.monitor_labels.items()
         else:
             assert obj["kind"] == "ConfigMap"
             labels = obj["metadata"]["labels"]
@@ -108,8 +111,8 @@ def test_kustomize_accepts_the_directory(build: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     kinds = sorted(doc["kind"] for doc in yaml.safe_load_all(proc.stdout))
     files = sorted((build / "kubernetes").glob("*.yaml"))
-    assert len(kinds) == len(files) - 1
-    assert set(kinds) == {"ConfigMap", "PrometheusRule"}
+    assert len(kinds) == len(files) - 2  # not the kustomization, not the Helm values
+    assert set(kinds) == {"ConfigMap", "PrometheusRule", "ServiceMonitor"}
 
 
 def test_rerender_is_byte_identical_and_drops_stale_files(build: Path, tmp_path: Path) -> None:
@@ -164,7 +167,9 @@ def test_without_promtool_on_path(tmp_path: Path) -> None:
     assert "--skip-promtool" in proc.stderr
     assert "Traceback" not in proc.stderr
 
-    proc = render("--out", str(tmp_path / "b"), "--skip-promtool", env=env)
+    assert "amtool not found on PATH" in proc.stderr
+
+    proc = render("--out", str(tmp_path / "b"), "--skip-promtool", "--skip-amtool", env=env)
     assert proc.returncode == 0, proc.stderr
     assert "skipped (--skip-promtool)" in proc.stdout
 

@@ -16,9 +16,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from sre.clients.slack import classify
-from sre.notify.signature import sign
+from sre.daemon.app import FeatureBuilder, Parts
+from sre.devtools.fake_slack import FakeSlack
+from sre.features.alerts.feature import AlertsFeature, slack_poster
+from sre.features.alerts.signature import sign
+from sre.runtime.feature import Feature
 from tests.helpers.alertmanager import alert_json, webhook
-from tests.helpers.fake_slack import FakeSlack
 from tests.unit.test_alerts_receiver import body, env, make_config, post, running
 
 __all__ = ["env"]
@@ -50,11 +53,14 @@ def signed(raw: bytes, ts: float | None = None, secret: str = SECRET) -> dict[st
 
 
 class Rollbacks:
+    """The rollback feature as the alerts feature sees it (``actions.ManualRollback``)."""
+
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, str]] = []
+        self.ready = False  # no target yet: no button
 
     def has_target(self, service: str) -> bool:
-        return service == "api-service"
+        return self.ready and service == "api-service"
 
     async def request(self, service: str, *, requested_by: str, reason: str) -> str:
         self.requests.append((service, requested_by, reason))
@@ -90,18 +96,41 @@ def test_signature_checks(tmp_path: Path) -> None:
     asyncio.run(go())
 
 
+def alerts_with(rollbacks: Rollbacks) -> FeatureBuilder:
+    """The daemon with the alerts feature alone, wired to a stand-in rollback feature."""
+
+    def build(p: Parts) -> list[Feature]:
+        cfg = p.config
+        alerts = AlertsFeature(
+            cfg.daemon,
+            cfg.slack,
+            cfg.alertmanager,
+            poster=slack_poster(cfg.slack, p.env),
+            alertmanager_client=None,
+            rollbacks=rollbacks,
+            store=p.store,
+            notices=p.notices,
+            registry=p.registry,
+            clock=p.clock,
+            env=p.env,
+        )
+        return [alerts]
+
+    return build
+
+
 def test_acknowledge_and_roll_back(tmp_path: Path) -> None:
     rollbacks = Rollbacks()
     with FakeSlack() as slack:
 
         async def go() -> None:
-            async with running(make_config(tmp_path, slack)) as (daemon, base):
+            cfg = make_config(tmp_path, slack)
+            async with running(cfg, features=alerts_with(rollbacks)) as (daemon, base):
                 first = alert_json(service="api-service", fingerprint="f1")
                 await post(f"{base}/alertmanager", body(webhook([first])))
                 await asyncio.to_thread(slack.wait_for, lambda s: len(s.calls) >= 1)
                 assert "Roll back" not in json.dumps(slack.calls[0].body)  # no executor yet
-                feature = next(f for f in daemon.features if f.name == "alerts")
-                feature.ctx.rollbacks = rollbacks  # type: ignore[attr-defined]
+                rollbacks.ready = True
                 # A button naming its group by digest (for keys too long for a button
                 # value) acts on the same group.
                 digest = hashlib.sha256(GROUP.encode()).hexdigest()
@@ -170,4 +199,6 @@ def test_slack_errors_are_classified_in_one_place(
 ) -> None:
     got = classify(err)
     assert (got.reason, got.retryable, got.retry_after) == (reason, retryable, retry_after)
+    if isinstance(err, SlackApiError) and err.response.data.get("error"):
+        assert got.code == err.response.data["error"]  # Slack's code is a field, not text
     assert "xoxb" not in str(got)

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from sre.jobs.alerts import delivery
-from sre.notify.notices import Notice
+from sre.clients.retry import Backoff
+from sre.devtools.fake_slack import FakeSlack
+from sre.features.alerts import delivery
+from sre.runtime.notices import Notice
 from tests.helpers.alertmanager import alert_json, webhook
-from tests.helpers.fake_slack import FakeSlack
 from tests.unit.test_alerts_receiver import body, env, make_config, post, running
 
 __all__ = ["env"]  # the autouse fixture: tokens set, FEATURES = [alerts.build]
@@ -23,7 +24,7 @@ __all__ = ["env"]  # the autouse fixture: tokens set, FEATURES = [alerts.build]
 
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(delivery, "BACKOFF_BASE", 0.05)
+    monkeypatch.setattr(delivery, "BACKOFF", Backoff(base=0.05, cap=60.0))
 
 
 def wait(slack: FakeSlack, predicate: Any, timeout: float = 15) -> Any:
@@ -128,12 +129,10 @@ def test_permanent_errors_are_recorded_not_retried(tmp_path: Path) -> None:
                     == 1
                 )
                 assert reg.get_sample_value("sre_slack_deliveries_total", {"result": "retry"}) == 0
-                assert daemon.store.outbox_pending() == 0
-                with daemon.store.transaction() as db:
-                    row = db.execute(
-                        "SELECT status, last_error FROM outbox WHERE id = 1"
-                    ).fetchone()
-                assert tuple(row) == ("failed", "Slack error: channel_not_found")
+                assert daemon.store.outbox_count() == 0
+                with daemon.store.transaction() as tx:
+                    row = tx.one("SELECT status, last_error FROM outbox WHERE id = 1")
+                assert row == {"status": "failed", "last_error": "Slack error: channel_not_found"}
 
         asyncio.run(go())
 
@@ -162,8 +161,7 @@ def test_notices_are_routed_and_threaded(tmp_path: Path) -> None:
 
         async def go() -> None:
             async with running(make_config(tmp_path, slack)) as (daemon, _):
-                feature = next(f for f in daemon.features if f.name == "alerts")
-                notices = feature.ctx.notices  # type: ignore[attr-defined]
+                notices = daemon.notices
                 start = Notice(
                     key="rollback:api:1",
                     title="Rolling back api-service",
@@ -172,8 +170,8 @@ def test_notices_are_routed_and_threaded(tmp_path: Path) -> None:
                     source="rollback",
                     fields={"revision": "41 -> 40"},
                 )
-                assert notices.notify(start) is True
-                assert notices.notify(start) is False  # same key: once
+                assert await notices.notify(start) is True
+                assert await notices.notify(start) is False  # same key: once
                 done = Notice(
                     key="rollback:api:1:done",
                     title="Rollback finished",
@@ -181,7 +179,7 @@ def test_notices_are_routed_and_threaded(tmp_path: Path) -> None:
                     severity="resolved",
                     thread_key="rollback:api:1",
                 )
-                notices.notify(done)
+                await notices.notify(done)
                 await wait(slack, lambda s: len(s.calls) >= 2)
 
         asyncio.run(go())
@@ -202,7 +200,7 @@ def test_console_sink_without_slack(tmp_path: Path, caplog: pytest.LogCaptureFix
                 if "ConsoleOnly" in caplog.text:
                     break
                 await asyncio.sleep(0.05)
-            assert daemon.store.outbox_pending() == 0
+            assert daemon.store.outbox_count() == 0
 
     asyncio.run(go())
     line = next(r.getMessage() for r in caplog.records if "ConsoleOnly" in r.getMessage())

@@ -9,9 +9,10 @@ from typing import Any
 
 from sre.clients import ClientError
 from sre.clients.aws import AwsClient, S3Object
-from sre.jobs.backup_history import KEEP_SECONDS
-from sre.jobs.backups import BackupsFeature
-from tests.integration.cost_backups_ctx import FixedClock, feature_ctx, sample
+from sre.features.backups.feature import BackupsFeature
+from sre.features.backups.state import KEEP_SECONDS
+from tests.helpers.bench import FixedClock, sample
+from tests.helpers.bench import bench as bench_for
 
 NOW = 1_800_000_000.0
 DATA = b"x" * 4000
@@ -52,14 +53,14 @@ class FakeS3(AwsClient):
 
 def run(tmp: Path, client: FakeS3, check: Any, now: float = NOW) -> None:
     async def go() -> None:
-        async with feature_ctx(tmp, FixedClock(now), aws=AWS, backups=[BACKUP]) as ctx:
-            await check(ctx, BackupsFeature(ctx, ctx.config.backups, client))
+        async with bench_for(tmp, FixedClock(now), aws=AWS, backups=[BACKUP]) as bench:
+            await check(bench, bench.backups(client))
 
     asyncio.run(go())
 
 
 def test_a_failed_download_leaves_the_earlier_steps_judged(tmp_path: Path) -> None:
-    async def check(ctx: Any, feature: BackupsFeature) -> None:
+    async def check(bench: Any, feature: BackupsFeature) -> None:
         verdicts = await feature.verify(feature.backups[0])
         assert [(v.step, v.outcome) for v in verdicts] == [
             ("freshness", "pass"),
@@ -67,7 +68,7 @@ def test_a_failed_download_leaves_the_earlier_steps_judged(tmp_path: Path) -> No
             ("integrity", "no_verdict"),
         ]
         assert verdicts[2].reason == "could not read the backup: timeout"
-        assert sample(ctx, "sre_backup_last_success_timestamp_seconds", backup="pg") == NOW
+        assert sample(bench, "sre_backup_last_success_timestamp_seconds", backup="pg") == NOW
 
     run(tmp_path, FakeS3(broken_download=True), check)
 
@@ -75,15 +76,18 @@ def test_a_failed_download_leaves_the_earlier_steps_judged(tmp_path: Path) -> No
 def test_state_survives_a_restart(tmp_path: Path) -> None:
     client = FakeS3()
 
-    async def first(ctx: Any, feature: BackupsFeature) -> None:
+    async def first(bench: Any, feature: BackupsFeature) -> None:
         await feature.verify(feature.backups[0])
         assert client.downloads == 1
 
-    async def second(ctx: Any, feature: BackupsFeature) -> None:
-        # restored from the store before any run: the alert has something to measure from
-        assert sample(ctx, "sre_backup_last_success_timestamp_seconds", backup="pg") == NOW
+    async def second(bench: Any, feature: BackupsFeature) -> None:
+        # restored from the store at start, before any run: the alert has something to
+        # measure from
+        assert sample(bench, "sre_backup_last_success_timestamp_seconds", backup="pg") is None
+        await feature.start()
+        assert sample(bench, "sre_backup_last_success_timestamp_seconds", backup="pg") == NOW
         labels = {"backup": "pg", "step": "integrity"}
-        assert ctx.registry.get_sample_value("sre_backup_verification_success", labels) == 1
+        assert bench.registry.get_sample_value("sre_backup_verification_success", labels) == 1
         await feature.verify(feature.backups[0])
         assert client.downloads == 1  # verified before: not downloaded again
 
@@ -92,11 +96,11 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
 
 
 def test_history_is_pruned(tmp_path: Path) -> None:
-    async def check(ctx: Any, feature: BackupsFeature) -> None:
+    async def check(bench: Any, feature: BackupsFeature) -> None:
         await feature.verify(feature.backups[0])
-        assert len(feature.history.runs("pg")) == 3
-        ctx.clock.now += KEEP_SECONDS + 1
-        feature.history.add_runs("pg", ctx.clock.now, [])
-        assert feature.history.runs("pg") == []
+        assert len(await feature.history.runs("pg")) == 3
+        bench.clock.now += KEEP_SECONDS + 1
+        await feature.history.add_runs("pg", bench.clock.now, [])
+        assert await feature.history.runs("pg") == []
 
     run(tmp_path, FakeS3(), check)

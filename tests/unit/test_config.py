@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import yaml
 
 from sre.config import ConfigError, load_config, parse_config
 from sre.config.durations import Duration
+from sre.docs import config_classes
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -238,3 +240,45 @@ def test_datastores_of_one_kind_need_selectors(raw: dict[str, Any]) -> None:
     data["datastores"][0]["selector"] = 'instance=~"pg-main.*"'
     data["datastores"][2]["selector"] = 'instance=~"pg-analytics.*"'
     parse_config(data)
+
+
+def test_public_urls_are_checked_like_the_others() -> None:
+    # A field named ``url`` once hid the check of the same name from the fields after it:
+    # a public_url crashed the loader with a TypeError instead of being checked.
+    base = {
+        "system": "t",
+        "prometheus": {"url": "http://p:9090"},
+        "runbooks": {"base_url": "http://r/"},
+        "services": [{"name": "a", "namespace": "n"}],
+    }
+    good = parse_config(
+        {
+            **base,
+            "grafana": {"url": "http://g:3000", "public_url": "https://grafana.example.com"},
+            "alertmanager": {"url": "http://am:9093", "public_url": "https://am.example.com"},
+        }
+    )
+    assert good.grafana is not None and good.grafana.public_url == "https://grafana.example.com"
+    with pytest.raises(ConfigError) as err:
+        parse_config(
+            {
+                **base,
+                "grafana": {"url": "http://g:3000", "public_url": "grafana"},
+                "alertmanager": {"url": "http://am:9093", "public_url": "ftp://x"},
+            }
+        )
+    assert [str(p) for p in err.value.problems] == [
+        "alertmanager.public_url: 'ftp://x' is not an http(s) URL",
+        "grafana.public_url: 'grafana' is not an http(s) URL",
+    ]
+
+
+def test_every_key_is_documented() -> None:
+    # The config reference (docs/reference/config.md) is generated from these.
+    undocumented = [
+        f"{cls.__name__}.{f.name}"
+        for cls in config_classes()
+        for f in dataclasses.fields(cls)
+        if not str(f.metadata.get("doc", "")).strip()
+    ]
+    assert undocumented == []

@@ -15,6 +15,7 @@ import pytest
 from sre.checks.cost import DailyCost
 from sre.clients import ClientError
 from sre.clients.aws import AwsClient, classify, parse_cost_page, sha256_from_s3
+from sre.clients.retry import Backoff
 
 
 def aws_error(code: str, status: int = 400, message: str = "m") -> bce.ClientError:
@@ -111,7 +112,7 @@ def test_retries_are_bounded_and_permanent_errors_are_not_retried() -> None:
 
 def test_backoff_is_capped() -> None:
     c, _, _ = client(attempts=3)
-    c.backoff, c.backoff_cap = 10.0, 0.002
+    c.backoff = Backoff(base=10.0, cap=0.002, jitter=(0.5, 1.0))
     slept: list[float] = []
     real_sleep = asyncio.sleep
 

@@ -10,17 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp import web
 from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry
 
 from sre.config import Config, parse_config
-from sre.daemon import app as app_module
-from sre.daemon.app import Daemon, section_notes
-from sre.daemon.feature import Feature, FeatureContext, FeatureError
+from sre.daemon.app import Daemon, Parts, build_features, section_notes
 from sre.daemon.logs import JsonFormatter
-from sre.jobs.base import JobSpec
+from sre.runtime.feature import Feature, FeatureError
+from sre.runtime.jobs import JobSpec
 from tests.helpers import free_port
 
 
@@ -54,12 +52,13 @@ def make_config(tmp: Path, **extra: Any) -> Config:
 
 
 class Flaky(Feature):
-    """A feature as issues 4-6 will write them: one failing job, one good job, one route."""
+    """A feature as the real ones are written: one failing job, one good job, one route."""
 
     name = "flaky"
 
-    def __init__(self, ctx: FeatureContext) -> None:
-        self.ctx = ctx
+    def __init__(self, parts: Parts) -> None:
+        self.store = parts.store
+        self.probes = parts.on_probe_start
         self.started = self.stopped = False
         self.good_runs = 0
 
@@ -77,10 +76,10 @@ class Flaky(Feature):
 
     async def good(self) -> None:
         self.good_runs += 1
-        self.ctx.store.audit_add("flaky", "x", {"run": self.good_runs})
+        await self.store.run(self.store.audit_add, "flaky", "x", {"run": self.good_runs})
 
     async def handler(self, _: web.Request) -> web.Response:
-        return web.json_response({"probes": self.ctx.probes is not None})
+        return web.json_response({"runs": self.good_runs})
 
     async def start(self) -> None:
         self.started = True
@@ -126,29 +125,26 @@ def test_jobs_registered_with_the_shared_policy_and_engines_per_interval(tmp_pat
     asyncio.run(go())
 
 
-def test_endpoints_readiness_and_a_feature_through_the_seam(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_endpoints_readiness_and_a_feature_through_the_seam(tmp_path: Path) -> None:
     built: list[Flaky] = []
 
-    def factory(ctx: FeatureContext) -> Feature:
-        built.append(Flaky(ctx))
-        return built[-1]
+    def features(parts: Parts) -> list[Feature]:
+        built.append(Flaky(parts))
+        return [*build_features(parts), built[-1]]
 
-    monkeypatch.setattr(app_module, "FEATURES", [factory])
     cfg = make_config(tmp_path)
     registry = CollectorRegistry()
 
     async def go() -> None:
-        daemon = Daemon(cfg, "abc123", registry=registry)
+        daemon = Daemon(cfg, "abc123", registry=registry, features=features)
         port = cfg.daemon.host_port[1]
-        assert daemon.ready() == "scheduler not running"
+        assert await daemon.ready() == "scheduler not running"
         await daemon.start()
         feature = built[0]
         assert feature.started
         assert await get(port, "/healthz") == (200, "ok\n")
         assert await get(port, "/readyz") == (200, "ready\n")
-        assert await get(port, "/flaky") == (200, json.dumps({"probes": True}))
+        assert await get(port, "/flaky") == (200, json.dumps({"runs": 1}))
         await asyncio.sleep(0.7)  # several runs of the broken job
         status, text = await get(port, "/metrics")
         assert status == 200
@@ -166,13 +162,14 @@ def test_endpoints_readiness_and_a_feature_through_the_seam(
             == 1
         )
         assert await get(port, "/healthz") == (200, "ok\n")  # still alive
+        assert [r.data for r in daemon.store.audit_list("flaky")] == [{"run": 1}]
         daemon.stopping = True
-        assert daemon.ready() == "shutting down"
+        assert await daemon.ready() == "shutting down"
         status, text = await get(port, "/readyz")
         assert (status, text) == (503, "not ready: shutting down\n")
         await daemon.stop()
         assert feature.stopped and not daemon.store.is_open
-        assert daemon.ready() is not None
+        assert await daemon.ready() is not None
 
     asyncio.run(go())
 
@@ -180,7 +177,7 @@ def test_endpoints_readiness_and_a_feature_through_the_seam(
 def test_absent_sections_are_named_once(tmp_path: Path) -> None:
     notes = section_notes(make_config(tmp_path))
     assert any(n.startswith("slack: section absent") and "console sink" in n for n in notes)
-    for section in ("alertmanager", "aws", "cost", "backups", "probes"):
+    for section in ("alertmanager", "aws", "cost", "backups", "probes", "rollback"):
         assert sum(n.startswith(f"{section}:") for n in notes) == 1
     assert "probing services[].health only (1)" in " ".join(notes)
     full = make_config(
@@ -191,6 +188,13 @@ def test_absent_sections_are_named_once(tmp_path: Path) -> None:
         cost={},
         backups=[{"name": "b", "max_age": "1d", "s3": {"bucket": "x"}}],
         probes=[{"name": "x", "url": "tcp://h:1"}],
+        services=[
+            {
+                "name": "api",
+                "namespace": "ns",
+                "rollback": {"target": {"kind": "deployment", "name": "api"}},
+            }
+        ],
     )
     assert section_notes(full) == []
 
@@ -201,11 +205,10 @@ def test_json_log_lines() -> None:
     assert (entry["level"], entry["logger"], entry["msg"]) == ("warning", "sre.x", "hello world")
 
 
-def test_a_feature_can_refuse_to_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def factory(ctx: FeatureContext) -> Feature:
+def test_a_feature_can_refuse_to_start(tmp_path: Path) -> None:
+    def features(parts: Parts) -> list[Feature]:
         raise FeatureError("alerts: SRE_WEBHOOK_TOKEN is unset (use --insecure-dev for local runs)")
 
-    monkeypatch.setattr(app_module, "FEATURES", [factory])
-    daemon = Daemon(make_config(tmp_path), "sha", registry=CollectorRegistry())
+    daemon = Daemon(make_config(tmp_path), "sha", registry=CollectorRegistry(), features=features)
     assert asyncio.run(daemon.serve()) == 2
     assert not daemon.store.is_open

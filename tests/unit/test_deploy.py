@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
 from sre.config import Config, load_config
-from tests.helpers import kustomize_command
+from tests.helpers import kube_schemas
+from tests.helpers.manifests import kustomize_objects
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "monitoring"
@@ -27,21 +24,7 @@ def cfg() -> Config:
 @pytest.fixture(scope="module")
 def objects(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     """``kubectl kustomize deploy/`` next to a freshly rendered ``build/kubernetes``."""
-    work = tmp_path_factory.mktemp("kustomize")
-    shutil.copytree(ROOT / "deploy", work / "deploy")
-    subprocess.run(
-        [sys.executable, "-m", "sre.render", "--config", str(ROOT / "sre.yaml"),
-         "--out", str(work / "build"), "--skip-promtool"],
-        cwd=ROOT, capture_output=True, check=False, timeout=240,
-    )  # fmt: skip
-    # Content checks (runbooks ...) may fail while this is being written; the objects are
-    # what matters here, and kustomize below fails loudly if they are missing.
-    done = subprocess.run(
-        [*kustomize_command(), str(work / "deploy")],
-        capture_output=True, text=True, check=False, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return [d for d in yaml.safe_load_all(done.stdout) if d]
+    return kustomize_objects(tmp_path_factory.mktemp("kustomize"))
 
 
 def one(objects: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
@@ -186,7 +169,7 @@ def test_service_and_service_monitor(objects: list[dict[str, Any]], cfg: Config)
     assert service["spec"]["ports"][0]["targetPort"] == "http"
     # Prometheus names the job after the Service; the rules select the daemon by that job.
     assert cfg.selectors.daemon == f'job="{service["metadata"]["name"]}"'
-    monitor = one(objects, "ServiceMonitor")
+    monitor = one(objects, "ServiceMonitor", "sre-daemon")
     assert monitor["metadata"]["labels"]["release"] == cfg.kubernetes.rule_labels["release"]
     selector = monitor["spec"]["selector"]["matchLabels"]
     assert selector.items() <= service["metadata"]["labels"].items()
@@ -252,3 +235,24 @@ def test_rendered_rules_and_dashboards_are_included(
         and cfg.kubernetes.dashboard_labels.items() <= o["metadata"].get("labels", {}).items()
     ]
     assert dashboards and all(d["data"] for d in dashboards)
+
+
+def test_every_object_matches_the_kubernetes_and_operator_schemas(
+    objects: list[dict[str, Any]],
+) -> None:
+    found = [p for o in objects for p in kube_schemas.problems(o)]
+    assert found == []
+
+
+def test_every_service_and_exporter_has_a_monitor_the_stack_selects(
+    objects: list[dict[str, Any]], cfg: Config
+) -> None:
+    """kube-prometheus-stack only scrapes monitors whose labels match its selector."""
+    monitors = {
+        o["metadata"]["name"]: o for o in objects if o["kind"] in ("ServiceMonitor", "PodMonitor")
+    }
+    for name in [s.name for s in cfg.services] + [d.name for d in cfg.datastores]:
+        monitor = monitors[f"{cfg.system}-{name}"]
+        labels = monitor["metadata"]["labels"]
+        assert cfg.kubernetes.monitor_labels.items() <= labels.items(), name
+        assert monitor["spec"]["namespaceSelector"]["matchNames"] == ["parallel-ai-system"]

@@ -6,7 +6,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import WebClient
 
-from tests.helpers.fake_slack import FakeSlack
+from sre.devtools.fake_slack import FakeSlack
 
 
 def test_post_update_thread_and_errors() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sre.render.plan import count, diff, plan_dashboard, plan_prune, summarise
+from sre.publish.plan import count, diff, plan_dashboard, plan_prune, summarise
 
 TAG = "managed-by-sre"
 

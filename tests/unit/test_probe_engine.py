@@ -7,16 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 
 from sre.config import parse_config
-from sre.daemon.feature import FeatureContext
-from sre.daemon.metrics import DaemonMetrics
-from sre.daemon.store import Store
-from sre.jobs.base import JobRunner
-from sre.jobs.probes import ProbeEngines
+from sre.features.probes.feature import ProbesFeature
+from sre.runtime.jobs import JobRunner
+from sre.runtime.metrics import CoreMetrics
 
 
 class Target:
@@ -67,20 +64,18 @@ def config(tmp: Path, probes: list[dict[str, Any]], concurrency: int = 64) -> An
     )
 
 
-async def engines(tmp: Path, cfg: Any, **kw: Any) -> tuple[ProbeEngines, CollectorRegistry, Store]:
+async def engines(cfg: Any, **kw: Any) -> tuple[ProbesFeature, CollectorRegistry]:
     registry = CollectorRegistry()
-    metrics = DaemonMetrics(registry, "test", "sha")
-    store = Store(tmp / "s.db")
-    ctx = FeatureContext(
-        config=cfg,
-        store=store,
-        registry=registry,
-        metrics=metrics,
-        clock=time.time,
-        session=aiohttp.ClientSession(),
+    metrics = CoreMetrics(registry, "test", "sha")
+    probes = ProbesFeature(
+        cfg.all_probes(),
+        concurrency=cfg.daemon.probe_concurrency,
         runner=JobRunner(metrics),
+        registry=registry,
+        clock=kw.pop("clock", time.time),
+        **kw,
     )
-    return ProbeEngines(ctx, **kw), registry, store
+    return probes, registry
 
 
 def test_state_follows_the_target_and_is_readable(tmp_path: Path) -> None:
@@ -99,21 +94,19 @@ def test_state_follows_the_target_and_is_readable(tmp_path: Path) -> None:
                     }
                 ],
             )
-            probes, registry, store = await engines(tmp_path, cfg)
-            assert probes.ctx.probes is probes  # offered to later features
+            probes, registry = await engines(cfg)
+            status = probes.targets.status
             await probes.start()
-            await wait_for(
-                lambda: (probes.status("api", "web") or EMPTY).consecutive_successes >= 2
-            )
-            up = probes.status("api", "web")
+            await wait_for(lambda: (status("api", "web") or EMPTY).consecutive_successes >= 2)
+            up = status("api", "web")
             assert up is not None and up.up is True and up.consecutive_failures == 0
             target.status = 500
-            await wait_for(lambda: (probes.status("api", "web") or EMPTY).consecutive_failures >= 3)
-            down = probes.status("api", "web")
+            await wait_for(lambda: (status("api", "web") or EMPTY).consecutive_failures >= 3)
+            down = status("api", "web")
             assert down is not None and down.up is False and down.last_reason == "status"
             assert down.since is not None and up.since is not None and down.since > up.since
-            assert probes.for_service("api") == [probes.status("api", "web")]
-            assert probes.status("api", "nope") is None
+            assert probes.targets.for_service("api") == [status("api", "web")]
+            assert status("api", "nope") is None
             text = generate_latest(registry).decode()
             assert 'sre_probe_success{service="api",target="web"} 0.0' in text
             assert 'sre_probe_http_status_code{service="api",target="web"} 500.0' in text
@@ -121,8 +114,6 @@ def test_state_follows_the_target_and_is_readable(tmp_path: Path) -> None:
             assert 'sre_probe_engine_heartbeat_timestamp_seconds{interval="200ms"}' in text
             assert 'sre_job_runs_total{job="probes.200ms",outcome="success"}' in text
             await probes.stop(1.0)
-            await probes.ctx.session.close()
-            store.close()
 
     asyncio.run(go())
 
@@ -140,16 +131,14 @@ def test_one_engine_per_interval_with_spread_slots(tmp_path: Path) -> None:
                 for i in range(3)
             ]
             seen: list[tuple[float, float]] = []
-            probes, _, store = await engines(
-                tmp_path, config(tmp_path, fast + slow), on_start=lambda s, a: seen.append((s, a))
+            probes, _ = await engines(
+                config(tmp_path, fast + slow), on_start=lambda s, a: seen.append((s, a))
             )
             assert sorted(len(e.targets) for e in probes.engines) == [3, 6]
             assert sorted(e.job_id for e in probes.engines) == ["probes.1s", "probes.500ms"]
             await probes.start()
-            await wait_for(lambda: all(t.state.probes >= 1 for t in probes.results()))
+            await wait_for(lambda: all(t.state.probes >= 1 for t in probes.targets.all()))
             await probes.stop(1.0)
-            await probes.ctx.session.close()
-            store.close()
             fast_engine = next(e for e in probes.engines if e.label == "500ms")
             assert len({t.offset for t in fast_engine.targets}) == 6  # own slots, no burst
             slots = [(e.interval, t.offset) for e in probes.engines for t in e.targets]
@@ -173,12 +162,10 @@ def test_concurrency_is_bounded(tmp_path: Path) -> None:
                 {"name": f"t{i}", "url": f"{base}/{i}", "interval": "1s", "timeout": "900ms"}
                 for i in range(16)
             ]
-            probes, _, store = await engines(tmp_path, config(tmp_path, many, concurrency=3))
+            probes, _ = await engines(config(tmp_path, many, concurrency=3))
             await probes.start()
-            await wait_for(lambda: sum(t.state.probes for t in probes.results()) >= 12, limit=8)
+            await wait_for(lambda: sum(t.state.probes for t in probes.targets.all()) >= 12, limit=8)
             await probes.stop(1.0)
-            await probes.ctx.session.close()
-            store.close()
             assert 2 <= target.max_active <= 3
 
     asyncio.run(go())
@@ -207,14 +194,11 @@ def test_a_failing_round_does_not_stop_the_engine(tmp_path: Path) -> None:
         async with Target() as target:
             url = f"http://127.0.0.1:{target.port}/"
             one = [{"name": "a", "url": url, "interval": "200ms", "timeout": "100ms"}]
-            probes, registry, store = await engines(
-                tmp_path, config(tmp_path, one, concurrency=1), on_start=hook
-            )
+            probes, registry = await engines(config(tmp_path, one, concurrency=1), on_start=hook)
+            status = probes.targets.status
             await probes.start()
-            await wait_for(lambda: (probes.status("a", "a") or EMPTY).consecutive_successes >= 2)
+            await wait_for(lambda: (status("a", "a") or EMPTY).consecutive_successes >= 2)
             await probes.stop(1.0)
-            await probes.ctx.session.close()
-            store.close()
             labels = {"job": "probes.200ms", "outcome": "failure"}
             assert registry.get_sample_value("sre_job_runs_total", labels) == 1
             # concurrency 1: had the failed start leaked its permit, nothing would run now
@@ -239,23 +223,17 @@ def test_a_backwards_clock_step_does_not_stall_the_engine(tmp_path: Path) -> Non
                     }
                 ],
             )
-            probes, _, store = await engines(tmp_path, cfg)
             step = [0.0]
-            probes.ctx.clock = lambda: time.time() + step[0]
-            for engine in probes.engines:
-                engine.clock = probes.ctx.clock
+            probes, _ = await engines(cfg, clock=lambda: time.time() + step[0])
+            status = probes.targets.status
             await probes.start()
-            await wait_for(
-                lambda: (probes.status("api", "web") or EMPTY).consecutive_successes >= 1
-            )
+            await wait_for(lambda: (status("api", "web") or EMPTY).consecutive_successes >= 1)
             step[0] = -3600.0  # NTP or a resumed VM moves the wall clock back an hour
-            before = (probes.status("api", "web") or EMPTY).consecutive_successes
+            before = (status("api", "web") or EMPTY).consecutive_successes
             await wait_for(
-                lambda: (probes.status("api", "web") or EMPTY).consecutive_successes >= before + 3
+                lambda: (status("api", "web") or EMPTY).consecutive_successes >= before + 3
             )  # raises when the engine stalls
-            assert (probes.status("api", "web") or EMPTY).consecutive_successes >= before + 3
+            assert (status("api", "web") or EMPTY).consecutive_successes >= before + 3
             await probes.stop(1.0)
-            await probes.ctx.session.close()
-            store.close()
 
     asyncio.run(go())

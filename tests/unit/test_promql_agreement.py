@@ -16,7 +16,7 @@ import yaml
 from rules import all_groups
 from sre import catalog
 from sre.config import Config, parse_config
-from sre.jobs.rollback.queries import trigger_queries
+from sre.features.rollback.queries import trigger_queries
 from sre.render.rulefiles import rule_files
 from tests.helpers import find_binary
 
@@ -112,20 +112,26 @@ def test_alert_is_active_exactly_when_the_trigger_breaches(tmp_path: Path) -> No
     assert trigger is not None
     breach = f"(({trigger}) > bool 0.05)"
     active = 'max by (service) (ALERTS{alertname="ServiceHighErrorRate"})'
-    # Minute by minute, before, during and after the errors: the alert is pending or firing
-    # exactly when the trigger's own query is above the same threshold.
+    # Minute by minute, before, during and after the errors, the alert is pending or firing
+    # exactly when the trigger's own query is above the same threshold. Rule groups are
+    # evaluated independently (the alert reads the recording rule as of this evaluation or
+    # the one before), so the minute right after each change is left out: the breach
+    # starts at 24m and ends at 44m.
     disagreement = f"{breach} - on (service) ({active} or 0 * {breach})"
     zero = [{"labels": '{service="api"}', "value": 0}]
-    cases = [{"expr": disagreement, "eval_time": f"{m}m", "exp_samples": zero} for m in MINUTES]
-    # ...and both hold `for: 10m`: the breach starts at 24m, the alert fires at 34m.
-    firing = 'ALERTS{alertname="ServiceHighErrorRate", alertstate="firing"}'
     one = [{"labels": '{service="api"}', "value": 1}]
+    steady = [m for m in MINUTES if m not in (24, 25, 34, 35, 44, 45)]
+    cases = [{"expr": disagreement, "eval_time": f"{m}m", "exp_samples": zero} for m in steady]
     cases += [
         {"expr": breach, "eval_time": "23m", "exp_samples": zero},
         {"expr": breach, "eval_time": "24m", "exp_samples": one},
-        {"expr": f"count by (service) ({firing})", "eval_time": "33m", "exp_samples": []},
-        {"expr": f"count by (service) ({firing})", "eval_time": "34m", "exp_samples": one},
+        {"expr": breach, "eval_time": "43m", "exp_samples": one},
+        {"expr": breach, "eval_time": "44m", "exp_samples": zero},
     ]
+    # ...and both hold `for: 10m`: pending at 33m, firing from 36m until the errors stop.
+    firing = 'count by (service) (ALERTS{alertname="ServiceHighErrorRate", alertstate="firing"})'
+    cases += [{"expr": firing, "eval_time": f"{m}m", "exp_samples": []} for m in (23, 30, 33, 50)]
+    cases += [{"expr": firing, "eval_time": f"{m}m", "exp_samples": one} for m in (36, 40, 43)]
     output = _run(
         tmp_path, cfg, [{"interval": "1m", "input_series": SERIES, "promql_expr_test": cases}]
     )

@@ -29,8 +29,11 @@ def test_layout_and_no_problems() -> None:
         "dashboards/demo-a.json",
         "dashboards/demo-b.json",
         "kubernetes/configmap-dashboards-1.yaml",
+        "kubernetes/kube-prometheus-stack-values.yaml",
         "kubernetes/kustomization.yaml",
         "kubernetes/prometheusrule-demo.yaml",
+        "kubernetes/servicemonitor-api.yaml",
+        "prometheus/prometheus.yaml",
         "rules/demo.yaml",
     ]
     text = out.files["dashboards/demo-a.json"]
@@ -75,7 +78,11 @@ def test_kustomization_lists_every_object() -> None:
     out = render()
     kust = yaml.safe_load(out.files["kubernetes/kustomization.yaml"])
     assert kust["kind"] == "Kustomization"
-    assert kust["resources"] == ["configmap-dashboards-1.yaml", "prometheusrule-demo.yaml"]
+    assert kust["resources"] == [
+        "configmap-dashboards-1.yaml",
+        "prometheusrule-demo.yaml",
+        "servicemonitor-api.yaml",
+    ]
 
 
 def big_dashboard(uid: str, size: int) -> dict[str, Any]:

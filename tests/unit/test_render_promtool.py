@@ -8,8 +8,9 @@ import pytest
 
 from sre.clients import ClientError, promtool
 from tests.helpers import find_binary
+from tests.helpers.versions import BinarySet
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prometheus_versions")]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -17,14 +18,21 @@ def _promtool() -> None:
     find_binary("promtool")  # fails loudly (not a skip) when it is missing
 
 
-def test_expressions_map_errors_back_to_their_index() -> None:
+# promtool's own words for a bad duration changed in Prometheus 3.
+BAD_DURATION = {
+    2: "1:8: parse error: missing unit character in duration",
+    3: "1:8: parse error: unexpected character in duration expression: '$'",
+}
+
+
+def test_expressions_map_errors_back_to_their_index(prometheus_versions: BinarySet) -> None:
     errors = promtool.check_expressions(
         ["sum(rate(x[5m]))", "sum(rate(x[5m])", 'up{a="b"', "topk(5, up)", "rate(x[$typo])"]
     )
     assert sorted(errors) == [1, 2, 4]
     assert errors[1] == "1:16: parse error: unclosed left parenthesis"
     assert "unexpected end of input inside braces" in errors[2]
-    assert errors[4] == "1:8: parse error: missing unit character in duration"
+    assert errors[4] == BAD_DURATION[prometheus_versions.prometheus_major]
 
 
 def test_expressions_all_valid_and_empty() -> None:

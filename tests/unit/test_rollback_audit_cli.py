@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from sre.daemon.__main__ import main
-from sre.daemon.store import Store
+from sre.runtime.store.sqlite import open_sqlite
 
 
 def config(tmp: Path) -> str:
@@ -27,7 +27,7 @@ def config(tmp: Path) -> str:
 
 def test_lists_newest_first_filtered(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = config(tmp_path)
-    store = Store(tmp_path / "state.db")
+    store = open_sqlite(tmp_path / "state.db")
     for i, service in enumerate(["api", "web", "api"]):
         data = {"phase": "decision", "service": service, "action": "rollback", "reason": f"r{i}"}
         store.audit_add("rollback", service, {**data, "revision": str(i), "previous": None})

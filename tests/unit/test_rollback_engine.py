@@ -1,169 +1,22 @@
-"""The rollback feature in-process: a fake Prometheus (canned range results), the real
-command executor (a recording script), a real store; fake clock and probe reader."""
+"""The rollback feature in-process: triggers, safety rules, dry runs, manual requests, the
+audit endpoint."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import math
-from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from prometheus_client import CollectorRegistry
 
 from sre.checks.probe import ProbeState
 from sre.clients import ClientError
-from sre.clients.kube import CommandResult
-from sre.clients.prometheus import Series
-from sre.config import Config, parse_config
-from sre.daemon.feature import FeatureContext
-from sre.daemon.metrics import DaemonMetrics
-from sre.daemon.store import Store
-from sre.jobs.base import JobRunner
-from sre.jobs.rollback import build
-from sre.jobs.rollback.engine import RollbackFeature
+from sre.features.rollback.feature import RollbackFeature
+from tests.helpers.rollback import NOW, Harness, h, settle
 
-NOW = 1_800_000_000.0
-
-
-class FakePrometheus:
-    """Answers each trigger query with one series of a constant value over the range."""
-
-    def __init__(self) -> None:
-        self.error = 0.2
-        self.latency = 0.1
-        self.traffic = 10.0
-        self.fail: ClientError | None = None
-        self.queries: list[str] = []
-
-    async def query_range(self, query: str, start: float, end: float, step: float) -> list[Series]:
-        self.queries.append(query)
-        if self.fail is not None:
-            raise self.fail
-        if query.startswith("histogram_quantile"):
-            value = self.latency
-        elif "code=~" in query:
-            value = self.error
-        else:
-            value = self.traffic
-        n = int((end - start) // step) + 1
-        return [Series({}, tuple((start + i * step, value) for i in range(n)))]
-
-
-class Probes:
-    def __init__(self) -> None:
-        self.states: list[ProbeState] = []
-
-    def status(self, service: str, target: str) -> ProbeState | None:
-        return None
-
-    def for_service(self, service: str) -> list[ProbeState]:
-        return [s for s in self.states if s.service == service]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def make_config(tmp: Path, **rollback: Any) -> Config:
-    tmp.mkdir(parents=True, exist_ok=True)
-    engine = rollback.pop("engine", {})
-    record = tmp / "calls"
-    script = tmp / "rollback.sh"
-    script.write_text(f'#!/bin/sh\necho "$@" >> {record}\n{rollback.pop("body", "")}\n')
-    script.chmod(0o755)
-    revision = tmp / "revision.json"
-    revision.write_text(json.dumps({"revision": "2", "previous": "1", "deployed_at": NOW - 60}))
-    target: dict[str, Any] = {"kind": "command", "argv": [str(script), "api"]}
-    if rollback.pop("versioned", True):
-        target["revision_argv"] = ["cat", str(revision)]
-    return parse_config(
-        {
-            "system": "t",
-            "prometheus": {"url": "http://127.0.0.1:9"},
-            "runbooks": {"base_url": "http://r/"},
-            "services": [
-                {"name": "api", "namespace": "prod", "rollback": {"target": target, **rollback}},
-                {"name": "web", "namespace": "prod"},
-            ],
-            "daemon": {
-                "state": f"sqlite:///{tmp}/state.db",
-                "rollbacks": {"no_verdict_warn_after": 3, **engine},
-            },
-        }
-    )
-
-
-class Harness:
-    def __init__(self, tmp: Path, **rollback: Any) -> None:
-        self.tmp = tmp
-        self.cfg = make_config(tmp, **rollback)
-        self.clock = Clock()
-        self.store = Store(tmp / "state.db", self.clock)
-        self.registry = CollectorRegistry()
-        self.prom = FakePrometheus()
-        self.probes = Probes()
-
-    async def feature(self, session: aiohttp.ClientSession) -> RollbackFeature:
-        metrics = DaemonMetrics(self.registry, "t", "sha")
-        ctx = FeatureContext(
-            config=self.cfg,
-            store=self.store,
-            registry=self.registry,
-            metrics=metrics,
-            clock=self.clock,
-            session=session,
-            runner=JobRunner(metrics),
-            probes=self.probes,
-        )
-        feature = build(ctx)
-        assert isinstance(feature, RollbackFeature) and ctx.rollbacks is feature
-        feature.prom = self.prom  # type: ignore[assignment]
-        return feature
-
-    def calls(self) -> list[str]:
-        path = self.tmp / "calls"
-        return path.read_text().splitlines() if path.exists() else []
-
-    def records(self) -> list[dict[str, Any]]:
-        return [r.data for r in self.store.audit_list("rollback")]
-
-    def notices(self) -> dict[str, Any]:
-        rows = self.store.db.execute("SELECT key, payload FROM outbox").fetchall()
-        return {k: json.loads(p) for k, p in rows}
-
-    def metric(self, name: str, **labels: str) -> float | None:
-        return self.registry.get_sample_value(name, labels)
-
-    def go(self, body: Any) -> None:
-        async def main() -> None:
-            async with aiohttp.ClientSession() as session:
-                feature = await self.feature(session)
-                await body(feature)
-                await feature.stop(5)
-
-        asyncio.run(main())
-
-
-@pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
-    harness = Harness(tmp_path)
-    yield harness
-    harness.store.close()
-
-
-async def settle(feature: RollbackFeature) -> None:
-    while feature.tasks:
-        await asyncio.sleep(0.01)
+__all__ = ["h"]  # the fixture
 
 
 def test_a_failing_trigger_rolls_back_once_then_freezes(h: Harness) -> None:
@@ -341,121 +194,6 @@ def test_an_unknown_revision_never_rolls_back(h: Harness) -> None:
     h.go(body)
     assert h.calls() == []
     assert [r["reason"] for r in h.records()] == ["current revision unknown"] * 2
-
-
-def restart(h: Harness) -> None:
-    """A new daemon on the same store: fresh metrics, locks and in-memory state."""
-    h.registry = CollectorRegistry()
-    h.clock.now += 15
-
-
-def test_a_daemon_killed_mid_rollback_does_not_roll_back_again_after_restart(
-    h: Harness,
-) -> None:
-    started: list[tuple[str, ...]] = []
-
-    async def hangs(argv: Sequence[str], timeout: float) -> list[CommandResult]:
-        started.append(tuple(argv))  # the undo has run; rollout status never returns
-        await asyncio.Event().wait()
-        raise AssertionError("unreachable")
-
-    async def killed(f: RollbackFeature) -> None:
-        f.kube.run_command = hangs  # type: ignore[method-assign]
-        await f.evaluate_all()
-        while not started:
-            await asyncio.sleep(0.01)
-        for task in list(f.tasks):  # the daemon dies here
-            task.cancel()
-        await asyncio.gather(*f.tasks, return_exceptions=True)
-
-    h.go(killed)
-    assert len(started) == 1
-    assert [r["phase"] for r in h.records()] == ["decision"]  # no result: it died
-    # The rollback took effect: the Deployment is now at 3 (revision 1's template).
-    (h.tmp / "revision.json").write_text(
-        json.dumps({"revision": "3", "previous": "2", "deployed_at": h.clock.now})
-    )
-    restart(h)
-
-    async def after(f: RollbackFeature) -> None:
-        for _ in range(3):
-            await f.evaluate_all()
-            await settle(f)
-            h.clock.now += 15
-
-    h.go(after)
-    assert h.calls() == []  # the new daemon ran nothing
-    assert h.records()[0]["reason"] == "frozen after a rollback to 3"
-
-
-def test_a_burst_shorter_than_for_does_not_roll_back(h: Harness) -> None:
-    # for = 2m, rate_window = 1m (the defaults): 68 s of 100% errors made every sample
-    # of a range query over [now - for, now] breach. Each error-ratio sample here is the
-    # burst's share of the rate window ending at it.
-    burst = [NOW - 124, NOW - 56]
-
-    def value(query: str, t: float) -> float:
-        if query.startswith("histogram_quantile"):
-            return 0.1
-        if "code=~" not in query:
-            return 10.0  # requests/s
-        return max(0.0, min(t, burst[1]) - max(t - 60, burst[0])) / 60
-
-    async def query_range(query: str, start: float, end: float, step: float) -> list[Series]:
-        times = [start + i * step for i in range(int((end - start) // step) + 1)]
-        return [Series({}, tuple((t, value(query, t)) for t in times))]
-
-    h.prom.query_range = query_range  # type: ignore[method-assign]
-
-    async def body(f: RollbackFeature) -> None:
-        await f.evaluate_all()
-        await settle(f)
-        assert h.calls() == []
-        burst[:] = [NOW - 10_000, NOW]  # sustained: still rolls back
-        await f.evaluate_all()
-        await settle(f)
-
-    h.go(body)
-    assert h.calls() == ["api"]
-    passed = {"service": "api", "verdict": "pass", "reason": "ok"}
-    assert h.metric("sre_rollback_evaluations_total", **passed) == 1
-
-
-def test_the_global_switch_announces_once_per_revision(tmp_path: Path) -> None:
-    h = Harness(tmp_path, engine={"enabled": False})
-
-    async def evaluate(f: RollbackFeature) -> None:
-        for _ in range(3):
-            await f.evaluate_all()
-            await settle(f)
-
-    h.go(evaluate)
-    restart(h)
-    h.go(evaluate)  # a restart does not announce the same revision again
-    assert h.calls() == []
-    key = "rollback-switched-off:api:2"
-    assert [k for k in h.notices() if k.startswith("rollback-switched-off:")] == [key]
-    notice = h.notices()[key]
-    assert notice["title"] == "Rollbacks switched off: would roll back api from revision 2 to 1"
-    assert "Nothing was run (daemon.rollbacks.enabled is false)" in notice["text"]
-    assert [r["reason"] for r in h.records()] == ["rollbacks are switched off globally"]
-    (h.tmp / "revision.json").write_text(
-        json.dumps({"revision": "3", "previous": "2", "deployed_at": h.clock.now})
-    )
-    restart(h)
-    answers: list[str] = []
-
-    async def new_revision(f: RollbackFeature) -> None:
-        await evaluate(f)
-        answers.append(await f.request("api", requested_by="slack:U1", reason="bad"))
-
-    h.go(new_revision)
-    assert h.calls() == []
-    assert "rollback-switched-off:api:3" in h.notices()
-    assert answers == ["api not rolled back: rollbacks are switched off globally"]
-    manual = [k for k in h.notices() if k.startswith("rollback-switched-off:api:3:")]
-    assert len(manual) == 1  # a person asking is always answered in Slack too
-    assert len(h.records()) == 3
 
 
 @pytest.mark.parametrize("limit", ["²", "1²", "１", "-1", "1.5", ""])

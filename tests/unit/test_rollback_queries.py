@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sre.config import Config, ConfigError, parse_config
-from sre.jobs.rollback.queries import trigger_queries
+from sre.features.rollback.queries import trigger_queries
 from sre.promql import duration
 
 

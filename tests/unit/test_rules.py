@@ -19,7 +19,10 @@ from sre.render.rulefiles import rule_files
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "runbooks"
 PREFIXES = ("Service", "Probe", "Node", "Pod", "Container", "Agent", "Queue", "Postgres")
-PREFIXES += ("Redis", "Security", "SLO", "SRE")
+PREFIXES += ("Redis", "Security", "SLO", "SRE", "Prometheus")
+# The dead man's switch keeps the name every Prometheus setup gives it (kube-prometheus-stack
+# ships one too): Alertmanager routes alertname="Watchdog" to the daemon's heartbeat.
+PREFIXES += ("Watchdog",)
 SECTIONS = ("## Meaning", "## Impact", "## Diagnosis", "## Mitigation")
 RECORD_NAME = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*:[a-z0-9_]+$")
 USED_RECORD = re.compile(r"\b[a-z][a-z0-9_]*:[a-z][a-z0-9_]*:[a-z0-9_]+\b")

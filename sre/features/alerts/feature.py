@@ -1,0 +1,168 @@
+"""The alerts feature: Alertmanager webhooks in, Slack messages out.
+
+It wires the receiver ``POST /alertmanager`` (store first, answer at once), the outbox
+delivery worker (alert groups and other features' notices, to Slack or to the console sink
+when no Slack token is set), the interactive ``POST /slack/actions`` and the
+``alerts.reconcile`` job.
+
+Switches: ``daemon.webhook_token_env: null`` turns the receiver off (notices are still
+delivered). When it names a variable that is unset the daemon refuses to start
+(``FeatureError``, exit 2) unless it runs with ``--insecure-dev``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+
+from aiohttp import web
+from apscheduler.triggers.interval import IntervalTrigger
+from prometheus_client import CollectorRegistry
+
+from sre.clients import ClientError
+from sre.clients.alertmanager import AlertmanagerClient
+from sre.clients.slack import ConsoleSink, Poster, SlackClient
+from sre.config import AlertmanagerConfig, DaemonConfig, SlackConfig
+from sre.features.alerts.actions import Actions, ManualRollback
+from sre.features.alerts.delivery import Delivery, Routing
+from sre.features.alerts.metrics import AlertMetrics
+from sre.features.alerts.receiver import Receiver
+from sre.features.alerts.state import AlertState
+from sre.runtime.feature import Feature, FeatureError
+from sre.runtime.http import BearerToken
+from sre.runtime.jobs import JobSpec
+from sre.runtime.notices import OutboxNotifier
+from sre.runtime.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def secret(env: Mapping[str, str], name: str | None) -> str | None:
+    """The value of the variable ``name`` names; None when unset or empty."""
+    value = env.get(name, "") if name else ""
+    return value or None
+
+
+def slack_poster(slack: SlackConfig | None, env: Mapping[str, str]) -> Poster:
+    """Slack when a token is set, else the console sink (every message a log line)."""
+    token = secret(env, slack.token_env) if slack else None
+    if slack is not None and token is None:
+        log.warning("slack: %s is unset, notifications go to the log", slack.token_env)
+    if slack is None or token is None:
+        return ConsoleSink()
+    return SlackClient(token, slack.base_url)
+
+
+class AlertsFeature(Feature):
+    name = "alerts"
+
+    def __init__(
+        self,
+        daemon: DaemonConfig,
+        slack: SlackConfig | None,
+        alertmanager: AlertmanagerConfig | None,
+        *,
+        poster: Poster,
+        alertmanager_client: AlertmanagerClient | None,
+        rollbacks: ManualRollback | None,
+        store: Store,
+        notices: OutboxNotifier,
+        registry: CollectorRegistry,
+        clock: Callable[[], float],
+        env: Mapping[str, str],
+        insecure_dev: bool = False,
+    ) -> None:
+        token_env = daemon.webhook_token_env
+        token = secret(env, token_env)
+        if token_env and token is None and not insecure_dev:
+            raise FeatureError(
+                f"alerts: the webhook token variable {token_env} (daemon.webhook_token_env) "
+                "is unset; set it, or set daemon.webhook_token_env: null to turn the "
+                "Alertmanager receiver off, or run with --insecure-dev for local tests"
+            )
+        self.reconcile_every = daemon.reconcile_interval.seconds
+        self.metrics = AlertMetrics(registry)
+        self.state = AlertState(store)
+        self.metrics.watch_pending(self.state.pending_count)
+        self.poster = poster
+        self.alertmanager = alertmanager_client
+        am_public = (alertmanager.public_url or alertmanager.url) if alertmanager else ""
+        routing = Routing(
+            channel_for=slack.channel_for if slack else (lambda _labels: "console"),
+            alertmanager_url=am_public,
+            has_rollback=rollbacks.has_target if rollbacks else (lambda _service: False),
+        )
+        self.delivery = Delivery(self.state, poster, routing, self.metrics, clock)
+        notices.subscribe(self.delivery.wake.set)
+        self.receiver: Receiver | None = None
+        if token_env:
+            if token is None:
+                log.warning("alerts: --insecure-dev: POST /alertmanager accepts any caller")
+            self.receiver = Receiver(
+                self.state,
+                self.metrics,
+                token=BearerToken(token),
+                max_bytes=daemon.max_webhook_bytes,
+                clock=clock,
+                on_queued=self.delivery.wake.set,
+            )
+        else:
+            log.info("alerts: daemon.webhook_token_env is null, Alertmanager receiver off")
+        signing = secret(env, slack.signing_secret_env) if slack else None
+        if slack is not None and signing is None:
+            log.warning(
+                "slack: %s is unset, POST /slack/actions rejects every request",
+                slack.signing_secret_env,
+            )
+        self.actions = Actions(
+            self.state,
+            self.metrics,
+            secret=signing,
+            clock=clock,
+            alertmanager=alertmanager_client,
+            silence_base_url=am_public,
+            rollbacks=rollbacks,
+            on_queued=self.delivery.wake.set,
+        )
+
+    def routes(self) -> Sequence[web.RouteDef]:
+        routes = [web.post("/slack/actions", self.actions.handle)]
+        if self.receiver is not None:
+            routes.append(web.post("/alertmanager", self.receiver.handle))
+        return routes
+
+    def jobs(self) -> Sequence[JobSpec]:
+        if self.alertmanager is None:
+            return ()
+        every = IntervalTrigger(seconds=self.reconcile_every)
+        return [JobSpec("alerts.reconcile", self.reconcile, every)]
+
+    async def start(self) -> None:
+        await self.poster.open()
+        self.delivery.start()
+
+    async def stop(self, timeout: float) -> None:
+        await self.actions.stop(timeout / 2)
+        await self.delivery.stop(timeout / 2)
+        await self.poster.close()
+
+    async def reconcile(self) -> None:
+        """Resolve the Slack messages of groups Alertmanager no longer has firing."""
+        assert self.alertmanager is not None
+        try:
+            active = await self.alertmanager.alerts()
+        except ClientError as err:
+            log.warning("reconcile skipped: %s", err)
+            return
+        fingerprints = {a.get("fingerprint") for a in active}
+        queued = 0
+        for row in await self.state.firing_groups():
+            firing = {a.fingerprint for a in row.view.firing} if row.view else set()
+            gone = sorted(str(f) for f in firing - fingerprints)
+            if gone:
+                await self.state.enqueue("reconcile", row.group_key, fingerprints=gone)
+                queued += 1
+        if queued:
+            log.info("reconcile: %d group(s) resolved in Alertmanager without a webhook", queued)
+            self.delivery.wake.set()
+        await self.state.prune()

@@ -1,0 +1,237 @@
+"""The alert feature's own tables (component ``alerts``) and its outbox topic.
+
+* ``alert_groups``: one row per Alertmanager group: where its Slack message is
+  (``channel``, ``ts``), the last notification seen (``view``, the webhook's own JSON
+  shape), when it started and resolved, and who acknowledged or silenced it. Kept across
+  restarts, so the daemon keeps updating the same message.
+* ``slack_messages``: where each delivered notice went (for ``Notice.thread_key``).
+
+Receipt is one transaction: the dedup claims (the store's idempotency, scope ``alerts``)
+and the outbox row commit together or not at all. Every public method is a coroutine: the
+SQL runs on the store's worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from sre.features.alerts.model import Notification
+from sre.runtime.notices import NOTICE_TOPIC
+from sre.runtime.store import OutboxItem, Store
+from sre.runtime.store.contract import Row, Tx
+from sre.runtime.store.tables import ID, TIME
+
+ALERTS_TOPIC = "alerts"
+TOPICS = (ALERTS_TOPIC, NOTICE_TOPIC)
+DEDUP_SCOPE = "alerts"
+DEDUP_KEEP_SECONDS = 30 * 86400
+DELIVERED_KEEP_SECONDS = 7 * 86400
+
+tables = sa.MetaData()
+alert_groups = sa.Table(
+    "alert_groups",
+    tables,
+    sa.Column("group_key", sa.Text, primary_key=True),
+    sa.Column("channel", sa.Text),
+    sa.Column("ts", sa.Text),
+    sa.Column("status", sa.Text, nullable=False, server_default="firing"),
+    sa.Column("view", sa.Text),
+    sa.Column("started_at", TIME),
+    sa.Column("resolved_at", TIME),
+    sa.Column("ack_by", sa.Text),
+    sa.Column("ack_at", TIME),
+    sa.Column("silence_id", sa.Text),
+    sa.Column("silence_url", sa.Text),
+    sa.Column("silenced_by", sa.Text),
+    sa.Column("applied_item", ID),
+    sa.Column("updated_at", TIME, nullable=False),
+)
+slack_messages = sa.Table(
+    "slack_messages",
+    tables,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("ts", sa.Text, nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+)
+
+
+def _create(tx: Tx) -> None:
+    tx.create(alert_groups, slack_messages)
+
+
+MIGRATIONS = (_create,)
+
+_GROUP_COLUMNS = tuple(c.name for c in alert_groups.columns)
+_ACTION_COLUMNS = ("ack_by", "ack_at", "silence_id", "silence_url", "silenced_by")
+_DELIVERY_COLUMNS = tuple(c for c in _GROUP_COLUMNS if c not in _ACTION_COLUMNS)
+
+GROUP = f"SELECT {', '.join(_GROUP_COLUMNS)} FROM alert_groups WHERE group_key = :k"
+FIRING = (
+    f"SELECT {', '.join(_GROUP_COLUMNS)} FROM alert_groups "
+    "WHERE status = 'firing' AND ts IS NOT NULL"
+)
+SAVE_GROUP = (
+    f"INSERT INTO alert_groups ({', '.join(_DELIVERY_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _DELIVERY_COLUMNS)}) "
+    "ON CONFLICT (group_key) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _DELIVERY_COLUMNS[1:])
+)
+MESSAGE_OF = "SELECT channel, ts FROM slack_messages WHERE key = :key"
+REMEMBER_MESSAGE = (
+    "INSERT INTO slack_messages (key, channel, ts, created_at) VALUES (:key, :channel, :ts, "
+    ":now) ON CONFLICT (key) DO UPDATE SET channel = excluded.channel, ts = excluded.ts, "
+    "created_at = excluded.created_at"
+)
+
+
+@dataclass
+class GroupRow:
+    group_key: str
+    channel: str | None = None
+    ts: str | None = None
+    status: str = "firing"
+    view: Notification | None = None
+    started_at: float | None = None
+    resolved_at: float | None = None
+    ack_by: str | None = None
+    ack_at: float | None = None
+    silence_id: str | None = None
+    silence_url: str | None = None
+    silenced_by: str | None = None
+    applied_item: int | None = None
+    updated_at: float = 0.0
+
+
+def _group(row: Row) -> GroupRow:
+    values = dict(row)
+    view = values.pop("view")
+    return GroupRow(**values, view=Notification.from_dict(json.loads(view)) if view else None)
+
+
+def dedup_key(group_key: str, fingerprint: str, status: str, starts_at: str) -> str:
+    return json.dumps([group_key, fingerprint, status, starts_at], separators=(",", ":"))
+
+
+class AlertState:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        store.migrate("alerts", MIGRATIONS)
+
+    # ------------------------------------------------------------------ receipt
+
+    async def receive(self, note: Notification, received_at: float) -> int | None:
+        """Claim every alert's dedup key and queue the new ones; None = all duplicates."""
+        return await self.store.run(self._receive, note, received_at)
+
+    def _receive(self, note: Notification, received_at: float) -> int | None:
+        with self.store.transaction():
+            new = [
+                a.fingerprint
+                for a in note.alerts
+                if self.store.claim(
+                    DEDUP_SCOPE, dedup_key(note.group_key, a.fingerprint, a.status, a.starts_at)
+                )
+            ]
+            if not new:
+                return None
+            payload = {
+                "kind": "notification",
+                "group_key": note.group_key,
+                "notification": note.to_dict(),
+                "new": new,
+                "received_at": received_at,
+            }
+            return self.store.outbox_add(ALERTS_TOPIC, payload)
+
+    async def enqueue(self, kind: str, group_key: str, **data: Any) -> int | None:
+        """A follow-up for a group (refresh after an action, a thread note, a reconcile)."""
+        payload = {"kind": kind, "group_key": group_key, "received_at": self.store.clock(), **data}
+        return await self.store.run(self.store.outbox_add, ALERTS_TOPIC, payload, None)
+
+    # ------------------------------------------------------------------ delivery queue
+
+    async def pending(self, limit: int = 2000) -> list[OutboxItem]:
+        """Pending items of this feature's topics (due or not), oldest first."""
+        return await self.store.run(self.store.outbox_pending, TOPICS, limit)
+
+    async def delivered(self, item_id: int) -> None:
+        await self.store.run(self.store.outbox_delivered, item_id)
+
+    async def retry(self, item_id: int, error: str, delay: float) -> None:
+        await self.store.run(self.store.outbox_retry, item_id, error, delay)
+
+    async def failed(self, item_id: int, error: str) -> None:
+        await self.store.run(self.store.outbox_failed, item_id, error)
+
+    def pending_count(self) -> int:
+        """For the ``sre_outbox_pending`` gauge (read at scrape time, off the event loop)."""
+        return self.store.outbox_count()
+
+    # ------------------------------------------------------------------ groups
+
+    async def group(self, group_key: str) -> GroupRow | None:
+        return await self.store.run(self._group_row, group_key)
+
+    def _group_row(self, group_key: str) -> GroupRow | None:
+        with self.store.transaction() as tx:
+            row = tx.one(GROUP, {"k": group_key})
+        return _group(row) if row is not None else None
+
+    async def save_group(self, row: GroupRow) -> None:
+        """Write what delivery owns; the action columns (ack, silence) are left alone."""
+        row.updated_at = self.store.clock()
+        values = {c: getattr(row, c) for c in _DELIVERY_COLUMNS}
+        values["view"] = json.dumps(row.view.to_dict(), sort_keys=True) if row.view else None
+        await self.store.run(self._execute, SAVE_GROUP, values)
+
+    def _execute(self, sql: str, params: dict[str, Any]) -> int:
+        with self.store.transaction() as tx:
+            return tx.execute(sql, params)
+
+    async def set_action_fields(self, group_key: str, **fields: str | float | None) -> bool:
+        """Record an acknowledgement or a silence; False when the group is unknown."""
+        unknown = set(fields) - set(_ACTION_COLUMNS)
+        if unknown:
+            raise ValueError(f"not action columns: {sorted(unknown)}")
+        sets = ", ".join(f"{c} = :{c}" for c in fields)
+        sql = f"UPDATE alert_groups SET {sets} WHERE group_key = :group_key"
+        return await self.store.run(self._execute, sql, {**fields, "group_key": group_key}) == 1
+
+    async def firing_groups(self) -> list[GroupRow]:
+        return await self.store.run(self._firing)
+
+    def _firing(self) -> list[GroupRow]:
+        with self.store.transaction() as tx:
+            return [_group(row) for row in tx.all(FIRING)]
+
+    # ------------------------------------------------------------------ notices
+
+    async def message_of(self, key: str) -> tuple[str, str] | None:
+        return await self.store.run(self._message_of, key)
+
+    def _message_of(self, key: str) -> tuple[str, str] | None:
+        with self.store.transaction() as tx:
+            row = tx.one(MESSAGE_OF, {"key": key})
+        return (row["channel"], row["ts"]) if row else None
+
+    async def remember_message(self, key: str, channel: str, ts: str) -> None:
+        params = {"key": key, "channel": channel, "ts": ts, "now": self.store.clock()}
+        await self.store.run(self._execute, REMEMBER_MESSAGE, params)
+
+    # ------------------------------------------------------------------ housekeeping
+
+    async def prune(self) -> int:
+        """Forget dedup keys older than 30 days (Alertmanager stopped re-sending long ago)
+        and this feature's delivered outbox rows older than 7 days."""
+        return await self.store.run(self._prune)
+
+    def _prune(self) -> int:
+        with self.store.transaction():
+            claims = self.store.forget_claims(DEDUP_SCOPE, DEDUP_KEEP_SECONDS)
+            before = self.store.clock() - DELIVERED_KEEP_SECONDS
+            return claims + self.store.outbox_prune(TOPICS, before)

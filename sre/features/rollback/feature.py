@@ -1,0 +1,377 @@
+"""The rollback feature: evaluate every service with a ``rollback`` block, act on a fail.
+
+One job (``rollback.evaluate``, every ``daemon.rollbacks.interval``) evaluates all such
+services concurrently: read the current revision from the service's target
+(``targets.py``), judge its triggers over the ``for`` window (``triggers.py``), count and
+log the verdict, then let the safety policy (``sre.checks.rollback.decide``) decide. A
+rollback runs in a background task (so one slow ``rollout status`` never delays the other
+services) under the service's lock: one at a time per service. Manual requests (the Slack
+button) take the same path with a ``manual`` trigger. Every decision that matters is an
+audit record (``audit.py``) and a notice (``notices.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from aiohttp import web
+from apscheduler.triggers.interval import IntervalTrigger
+from prometheus_client import CollectorRegistry
+
+from sre.checks.rollback import SWITCHED_OFF, Decision, Revision, TriggerVerdict, decide
+from sre.clients import ClientError
+from sre.config import RollbackEngine, Service
+from sre.features.rollback import audit, notices
+from sre.features.rollback.metrics import RollbackMetrics
+from sre.features.rollback.state import PENDING, RollbackState, ServiceState
+from sre.features.rollback.targets import Target
+from sre.features.rollback.triggers import Triggers
+from sre.runtime.feature import Feature
+from sre.runtime.jobs import JobSpec
+from sre.runtime.notices import Notifier
+from sre.runtime.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class RollbackFeature(Feature):
+    name = "rollback"
+
+    def __init__(
+        self,
+        services: Sequence[Service],
+        engine: RollbackEngine,
+        *,
+        targets: Mapping[str, Target],
+        triggers: Triggers,
+        store: Store,
+        notices: Notifier,
+        registry: CollectorRegistry,
+        clock: Callable[[], float],
+    ) -> None:
+        self.services = {s.name: s for s in services if s.rollback is not None}
+        self.engine = engine
+        self.targets = dict(targets)
+        self.triggers = triggers
+        self.store = store
+        self.notices = notices
+        self.clock = clock
+        self.state = RollbackState(store)
+        self.metrics = RollbackMetrics(registry, self.services)
+        self.locks = {name: asyncio.Lock() for name in self.services}
+        self.tasks: set[asyncio.Task[str]] = set()
+        self.streaks: dict[str, list[str]] = {}  # no-verdict reasons in a row
+        self.streak_started: dict[str, float] = {}
+        self.blocked: dict[str, tuple[str | None, str]] = {}  # last audited blocked decision
+        self.revision_errors: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ seam
+
+    def jobs(self) -> Sequence[JobSpec]:
+        every = IntervalTrigger(seconds=self.engine.interval.seconds)
+        return [JobSpec("rollback.evaluate", self.evaluate_all, every)]
+
+    def routes(self) -> Sequence[web.RouteDef]:
+        return audit.routes(self.store)
+
+    async def start(self) -> None:
+        dry = "".join(
+            f", {n} dry_run" for n, s in self.services.items() if s.rollback and s.rollback.dry_run
+        )
+        log.info(
+            "rollback: %d service(s) evaluated every %s, global switch %s%s",
+            len(self.services),
+            self.engine.interval,
+            "on" if self.engine.enabled else "OFF (decisions recorded, nothing runs)",
+            dry,
+        )
+
+    async def stop(self, timeout: float) -> None:
+        pending = {t for t in self.tasks if not t.done()}
+        if pending:
+            log.info("waiting up to %.0fs for %d running rollback(s)", timeout, len(pending))
+            _, still = await asyncio.wait(pending, timeout=timeout)
+            for task in still:
+                task.cancel()
+
+    def has_target(self, service: str) -> bool:
+        return service in self.services
+
+    # ------------------------------------------------------------------ evaluation
+
+    async def evaluate_all(self) -> None:
+        await asyncio.gather(*(self.evaluate(s) for s in self.services.values()))
+
+    async def evaluate(self, svc: Service) -> None:
+        rb = svc.rollback
+        assert rb is not None
+        if self.locks[svc.name].locked():
+            log.debug("%s: a rollback is running, evaluation skipped", svc.name)
+            return
+        now = self.clock()
+        revision = await self.revision(svc, now)
+        verdicts, window = await self.triggers.verdicts(svc, revision, now)
+        await self.count(svc.name, verdicts, now)
+        if not any(v.outcome == "fail" for v in verdicts):
+            self.blocked.pop(svc.name, None)
+            if any(v.outcome == "pass" for v in verdicts):
+                await self.recovered(svc)
+            return
+        st = await self.state.load(svc.name)
+        decision = decide(
+            verdicts,
+            revision=revision,
+            state=await self.state.policy(st, revision.revision if revision else None),
+            now=now,
+            after_deploy_seconds=rb.after_deploy.seconds if rb.after_deploy else None,
+            cooldown_seconds=rb.cooldown.seconds,
+            enabled=self.engine.enabled,
+            dry_run=rb.dry_run,
+        )
+        data = self._record(svc, decision, verdicts, revision, window=window, by="auto")
+        await self.act(svc, decision, data, revision, manual=False)
+
+    def _record(
+        self,
+        svc: Service,
+        decision: Decision,
+        verdicts: Sequence[TriggerVerdict],
+        revision: Revision | None,
+        *,
+        window: dict[str, float] | None,
+        by: str,
+    ) -> dict[str, Any]:
+        return audit.decision_record(
+            svc,
+            decision,
+            verdicts,
+            revision,
+            target=self.targets[svc.name].describe(),
+            window=window,
+            requested_by=by,
+            enabled=self.engine.enabled,
+        )
+
+    async def count(self, service: str, verdicts: Sequence[TriggerVerdict], now: float) -> None:
+        failed = [v for v in verdicts if v.outcome == "fail"]
+        unclear = [v for v in verdicts if v.outcome == "no_verdict"]
+        if failed:
+            verdict, reason = "fail", failed[0].trigger
+        elif unclear:
+            verdict, reason = "no_verdict", unclear[0].reason
+        else:
+            verdict, reason = "pass", "ok"
+        self.metrics.evaluations.labels(service=service, verdict=verdict, reason=reason).inc()
+        if verdict != "no_verdict":
+            self.streaks.pop(service, None)
+            return
+        streak = self.streaks.setdefault(service, [])
+        level = logging.INFO if not streak or streak[-1] != reason else logging.DEBUG
+        if not streak:
+            self.streak_started[service] = now
+        streak.append(reason)
+        what = ", ".join(f"{v.trigger}: {v.reason}" for v in unclear)
+        log.log(level, "%s: no verdict (%s), %d in a row", service, what, len(streak))
+        if len(streak) == self.engine.no_verdict_warn_after:
+            key = f"rollback-no-verdict:{service}:{self.streak_started[service]:.0f}"
+            await self.notices.notify(notices.no_verdict_warning(service, len(streak), streak, key))
+            log.warning("%s: %d evaluations in a row without a verdict", service, len(streak))
+
+    # ------------------------------------------------------------------ revisions
+
+    async def revision(self, svc: Service, now: float) -> Revision | None:
+        target = self.targets[svc.name]
+        st = await self.state.load(svc.name)
+        if not target.has_revisions:
+            return await self.episode(st, now)
+        try:
+            rev = await target.revision()
+        except ClientError as err:
+            # WARNING once per distinct error, DEBUG while it repeats.
+            repeated = self.revision_errors.get(svc.name) == str(err)
+            self.revision_errors[svc.name] = str(err)
+            level = logging.DEBUG if repeated else logging.WARNING
+            log.log(level, "%s: cannot read the current revision: %s", svc.name, err)
+            return None
+        self.revision_errors.pop(svc.name, None)
+        if rev.revision != st.seen_revision:
+            log.info("%s: revision %s (previous %s)", svc.name, rev.revision, rev.previous)
+            st = replace(st, seen_revision=rev.revision, seen_at=now)
+            await self.state.save(st)
+        if math.isnan(rev.deployed_at):
+            rev = replace(rev, deployed_at=st.seen_at if st.seen_at is not None else now)
+        if st.frozen_revision == PENDING:
+            await self.state.save(replace(st, frozen_revision=rev.revision))
+        return rev
+
+    async def episode(self, st: ServiceState, now: float) -> Revision:
+        """A target without revisions: the "revision" is an episode that ends when the
+        service, frozen after a rollback, is seen passing again."""
+        if st.episode_started_at is None:
+            st = replace(st, episode_started_at=now)
+            await self.state.save(st)
+        started = st.episode_started_at if st.episode_started_at is not None else now
+        return Revision(f"episode-{st.episode}", deployed_at=started, previous="previous")
+
+    async def recovered(self, svc: Service) -> None:
+        if self.targets[svc.name].has_revisions:
+            return
+        st = await self.state.load(svc.name)
+        if st.frozen_revision == f"episode-{st.episode}":
+            log.info("%s: passing again after a rollback, episode %d", svc.name, st.episode + 1)
+            now = self.clock()
+            await self.state.save(replace(st, episode=st.episode + 1, episode_started_at=now))
+
+    # ------------------------------------------------------------------ decisions
+
+    async def act(
+        self,
+        svc: Service,
+        decision: Decision,
+        data: dict[str, Any],
+        revision: Revision | None,
+        *,
+        manual: bool,
+    ) -> str:
+        name = svc.name
+        rev = revision.revision if revision else None
+        if (
+            decision.action == "rollback"
+            and rev is not None
+            and not await self.state.claim_rollback(
+                name, rev, self.clock(), await self.pending(svc)
+            )
+        ):
+            decision = replace(decision, action="none", reason=f"already rolled back from {rev}")
+            data = {**data, "action": "none", "reason": f"{decision.reason} (idempotency key)"}
+        if decision.reason == SWITCHED_OFF and rev is not None:
+            return await self.switched_off(svc, data, rev, manual=manual)
+        if decision.action == "none" or rev is None:
+            if manual or self.blocked.get(name) != (rev, decision.reason):
+                self.blocked[name] = (rev, decision.reason)
+                await self._audit(name, data)
+                log.info("%s: not rolled back (%s): %s", name, decision.trigger, data["reason"])
+            return f"{name} not rolled back: {data['reason']}"
+        prev = revision.previous if revision else None
+        if decision.action == "dry_run":
+            if not manual and not await self.state.claim(name, rev, dry_run=True):
+                return f"{name}: dry run for revision {rev} already recorded"
+            audit_id = await self._audit(name, data)
+            key = f"rollback-dry-run:{name}:{rev}" + (f":{audit_id}" if manual else "")
+            await self.notices.notify(notices.announce(data, key))
+            trigger = decision.trigger
+            self.metrics.rollbacks.labels(service=name, trigger=trigger, result="dry_run").inc()
+            log.warning(
+                "%s: DRY RUN, would roll back %s -> %s: %s", name, rev, prev, data["reason"]
+            )
+            return f"dry run: would roll back {name} from revision {rev} to {prev}; nothing ran"
+        await self._audit(name, data)
+        key = f"rollback:{name}:{rev}"
+        await self.notices.notify(notices.announce(data, key))
+        log.warning("%s: rolling back %s -> %s: %s", name, rev, prev, data["reason"])
+        run = self.execute(svc, data, key)
+        if manual:
+            return await run
+        task = asyncio.get_running_loop().create_task(run)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return f"rolling back {name} from revision {rev} to {prev}"
+
+    async def _audit(self, service: str, data: dict[str, Any]) -> int:
+        return await self.store.run(self.store.audit_add, audit.KIND, service, data)
+
+    async def pending(self, svc: Service) -> str:
+        """The freeze stored with the claim, before anything runs: the episode for a
+        target without revisions, else ``PENDING`` (the first revision read afterwards, by
+        this daemon or a restarted one)."""
+        if not self.targets[svc.name].has_revisions:
+            return f"episode-{(await self.state.load(svc.name)).episode}"
+        return PENDING
+
+    async def switched_off(
+        self, svc: Service, data: dict[str, Any], rev: str, *, manual: bool
+    ) -> str:
+        """The global switch blocked a rollback: recorded and announced (once per
+        revision, as a dry run), nothing runs."""
+        name = svc.name
+        answer = f"{name} not rolled back: {data['reason']}"
+        if not manual and not await self.state.claim_switched_off(name, rev):
+            return answer
+        self.blocked[name] = (rev, data["reason"])
+        audit_id = await self._audit(name, data)
+        key = f"rollback-switched-off:{name}:{rev}" + (f":{audit_id}" if manual else "")
+        await self.notices.notify(notices.announce(data, key))
+        log.warning(
+            "%s: rollbacks switched off globally, would roll back %s -> %s (trigger %s)",
+            name,
+            rev,
+            data["previous"],
+            data["trigger"],
+        )
+        return answer
+
+    async def execute(self, svc: Service, data: dict[str, Any], key: str) -> str:
+        rb = svc.rollback
+        assert rb is not None
+        name, target = svc.name, self.targets[svc.name]
+        async with self.locks[name]:
+            started = self.clock()
+            results = await target.roll_back(rb.timeout.seconds)
+            ok = bool(results) and all(r.ok for r in results)
+            # Freeze on what we rolled back to (read back now, or at the next evaluation).
+            if target.has_revisions:
+                back = await self.revision(svc, self.clock())
+                after = back.revision if back else None
+            else:
+                after = f"episode-{(await self.state.load(name)).episode}"
+            st = await self.state.load(name)
+            frozen = after or PENDING
+            await self.state.save(replace(st, last_rollback_at=started, frozen_revision=frozen))
+            outcome = "success" if ok else "failure"
+            trigger = data["trigger"]
+            self.metrics.rollbacks.labels(service=name, trigger=trigger, result=outcome).inc()
+            self.metrics.last.labels(service=name).set(self.clock())
+        done = {
+            **data,
+            "phase": "result",
+            "result": outcome,
+            "commands": [r.to_dict() for r in results],
+            "revision_after": after,
+            "started_at": started,
+        }
+        await self._audit(name, done)
+        await self.notices.notify(notices.result(done, f"{key}:result", key))
+        codes = ", ".join(f"{r.argv[0]} exit {r.exit_code}" for r in results)
+        (log.info if ok else log.error)("%s: rollback %s (%s)", name, outcome, codes)
+        return f"rolled back {name} from revision {data['revision']}: {outcome} ({codes})"
+
+    # ------------------------------------------------------------------ manual
+
+    async def request(self, service: str, *, requested_by: str, reason: str) -> str:
+        svc = self.services.get(service)
+        if svc is None or svc.rollback is None:
+            return f"{service} has no rollback target"
+        if self.locks[service].locked():
+            return f"a rollback of {service} is already running"
+        now = self.clock()
+        revision = await self.revision(svc, now)
+        why = f"requested by {requested_by}: {reason}" if reason else f"requested by {requested_by}"
+        verdicts = [TriggerVerdict("manual", "fail", why)]
+        st = await self.state.load(service)
+        decision = decide(
+            verdicts,
+            revision=revision,
+            state=await self.state.policy(st, revision.revision if revision else None),
+            now=now,
+            after_deploy_seconds=None,  # a person decided: no deploy window, no cooldown
+            cooldown_seconds=0.0,
+            enabled=self.engine.enabled,
+            dry_run=svc.rollback.dry_run,
+        )
+        data = self._record(svc, decision, verdicts, revision, window=None, by=requested_by)
+        return await self.act(svc, decision, data, revision, manual=True)

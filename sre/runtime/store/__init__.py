@@ -1,0 +1,35 @@
+"""The state store: a contract (``contract.py``) and its backends (``sqlite.py``).
+
+``open_store(cfg.daemon, clock)`` picks the backend from ``daemon.state``.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sre.config import DaemonConfig
+from sre.runtime.store.contract import (
+    AuditRecord,
+    Clock,
+    Migration,
+    OutboxItem,
+    Store,
+    StoreError,
+    StoreUnavailable,
+)
+from sre.runtime.store.sqlite import open_sqlite
+
+__all__ = [
+    "AuditRecord",
+    "Migration",
+    "OutboxItem",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "open_store",
+]
+
+
+def open_store(daemon: DaemonConfig, clock: Clock = time.time, *, exclusive: bool = False) -> Store:
+    """The store ``daemon.state`` names; :class:`StoreError` when it cannot be opened."""
+    return open_sqlite(daemon.state_path, clock, exclusive=exclusive)

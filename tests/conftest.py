@@ -1,0 +1,25 @@
+"""Fixtures shared by every test package."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers.versions import SETS, BinarySet, missing_current
+
+
+@pytest.fixture(scope="module", params=SETS, ids=[s.id for s in SETS])
+def prometheus_versions(request: pytest.FixtureRequest) -> Iterator[BinarySet]:
+    """Run the module once per Prometheus/Alertmanager version (see tests/helpers/versions)."""
+    chosen: BinarySet = request.param
+    if chosen.bin_dir is None:
+        yield chosen
+        return
+    problem = missing_current()
+    if problem:
+        pytest.fail(problem)  # a missing version is a failure, never a skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", f"{chosen.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+        yield chosen
