@@ -103,7 +103,7 @@ def overview(cfg: Config) -> list[Any]:
                 P.Link(
                     "service",
                     "Show ${__value.raw}",
-                    f"/d/{uid}/?var-service=${{__value.raw}}&${{__url_time_range}}",
+                    f"/d/{uid}?var-service=${{__value.raw}}&${{__url_time_range}}",
                 )
             ],
             sort_by="Error budget left",

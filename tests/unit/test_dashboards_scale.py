@@ -69,7 +69,7 @@ def test_slo_dashboard_lists_every_slo_then_repeats_a_row_per_selected_service(
         if o["matcher"]["options"] == "service"
         for prop in o["properties"]
     ]
-    assert links == [f"/d/{data['uid']}/?var-service=${{__value.raw}}&${{__url_time_range}}"]
+    assert links == [f"/d/{data['uid']}?var-service=${{__value.raw}}&${{__url_time_range}}"]
     # One detail row, repeated by Grafana for each selected service.
     rows = [p for p in data["panels"] if p["type"] == "row"]
     assert [r.get("repeat") for r in rows] == [None, "service"]
