@@ -8,8 +8,8 @@ written once here; the alerts and SLO rules then cover every service with one ex
 The catalogue (``service:sre_service:info{service, namespace} 1``) is the one list of the
 configured services: a ``vector(1)`` record per service. One expression could spell it too
 (``label_replace(vector(1), ...) or ...``), but Prometheus 2.42 evaluates that tree about
-four times slower than the records (``make bench BENCH=scale`` prints both: 116 ms against
-30 ms for 500 services here). Each number is then one expression, ``value * catalogue`` for the
+four times slower than the records (``make bench BENCH=scale`` prints both: 127 ms against
+31 ms for 500 services here). Each number is then one expression, ``value * catalogue`` for the
 services that have it (``sre.promql.per_service``), whose size grows with the services that
 differ from the most common value, not with the number of services.
 
