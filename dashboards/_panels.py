@@ -5,6 +5,8 @@ decides *how*: modern panel types only, the Prometheus datasource by uid on ever
 target and variable, a unit and a description on every panel, panel ids in order, and a
 left-to-right, top-to-bottom grid layout that cannot overlap. Nothing here mutates a
 grafanalib object after construction; ``attr.evolve`` makes the placed copies.
+
+Variables and the dashboard assembly live in ``_dashboard.py`` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -14,31 +16,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import attr
 from grafanalib.core import (
-    REFRESH_ON_TIME_RANGE_CHANGE,
     BarGauge,
-    Dashboard,
-    DashboardLink,
     GridPos,
     Heatmap,
-    Panel,
+    Repeat,
     RowPanel,
     Stat,
     Table,
+    TableSortByField,
     Target,
-    Template,
-    Templating,
-    Time,
     TimeSeries,
 )
 
-from sre import catalog
-from sre.config import Config
-
-SCHEMA_VERSION = 39  # Grafana 10.4; grafanalib would say 12
-GRID_WIDTH = 24
-DEFAULT_TAG = "managed-by-sre"
+from dashboards._dashboard import (  # re-exported: the house style is one module to its users
+    DEFAULT_TAG,
+    GRID_WIDTH,
+    SCHEMA_VERSION,
+    dashboard,
+    datasource,
+    layout,
+    ownership_tag,
+    service_variable,
+    variable,
+)
 
 GREEN, ORANGE, RED = "green", "orange", "red"
 Steps = Sequence[tuple[str, float | None]]  # (colour, lower bound); first bound is None
@@ -187,6 +188,15 @@ class Column:
     mappings: Sequence[dict[str, Any]] = ()
 
 
+@dataclass(frozen=True)
+class Link:
+    """A data link on a table field: ``url`` may use ``${__value.raw}`` (the cell's value)."""
+
+    field: str
+    title: str
+    url: str
+
+
 def table(
     title: str,
     description: str,
@@ -195,10 +205,16 @@ def table(
     *,
     columns: Sequence[Column] = (),
     hide: Sequence[str] = ("Time",),
+    links: Sequence[Link] = (),
+    sort_by: str | None = None,
     w: int = 12,
     h: int = 8,
 ) -> Any:
-    """Instant queries merged into one table; ``columns`` name and format each query's value."""
+    """Instant queries merged into one table; ``columns`` name and format each query's value.
+
+    ``links`` make a field's cells links (e.g. to drill into one service); ``sort_by``
+    names the column (as displayed) the table starts sorted by, ascending.
+    """
     if columns and len(columns) != len(queries):
         raise ValueError(f"table {title!r}: {len(columns)} columns for {len(queries)} queries")
     overrides = []
@@ -216,6 +232,13 @@ def table(
         if column.mappings:
             props.append({"id": "mappings", "value": list(column.mappings)})
         overrides.append({"matcher": {"id": "byName", "options": field}, "properties": props})
+    for link in links:
+        overrides.append(
+            {
+                "matcher": {"id": "byName", "options": link.field},
+                "properties": [{"id": "links", "value": [{"title": link.title, "url": link.url}]}],
+            }
+        )
     transformations: list[dict[str, Any]] = [{"id": "merge", "options": {}}]
     transformations.append(
         {"id": "organize", "options": {"excludeByName": dict.fromkeys(hide, True)}}
@@ -226,6 +249,7 @@ def table(
         unit=unit,
         overrides=overrides,
         filterable=True,
+        sortBy=[TableSortByField(displayName=sort_by)] if sort_by else [],
         transformations=transformations,
         thresholds=_steps(BASE),
         maxDataPoints=None,
@@ -312,98 +336,38 @@ def heatmap(
     )
 
 
-def row(title: str) -> Any:
-    return RowPanel(title=title, gridPos=GridPos(h=1, w=GRID_WIDTH, x=0, y=0))
-
-
-# ----------------------------------------------------------------------------- variables
-
-
-def variable(name: str, label: str, query: str, *, multi: bool = True) -> Any:
-    """A query variable over a label's values; "All" selects everything (use ``=~``)."""
-    return Template(
-        name=name,
-        label=label,
-        query=query,
-        type="query",
-        multi=multi,
-        includeAll=multi,
-        default="$__all" if multi else None,
-        refresh=REFRESH_ON_TIME_RANGE_CHANGE,
+def row(title: str, *, repeat: str | None = None) -> Any:
+    """A row header; ``repeat`` names a variable: Grafana draws the row (and the panels
+    under it) once per selected value, so one row in the JSON serves every service."""
+    return RowPanel(
+        title=title,
+        gridPos=GridPos(h=1, w=GRID_WIDTH, x=0, y=0),
+        repeat=Repeat(variable=repeat) if repeat else Repeat(),
     )
 
 
-def service_variable() -> Any:
-    return variable("service", "Service", f"label_values({catalog.REQUEST_RATE}, service)")
-
-
-# ----------------------------------------------------------------------------- assembly
-
-
-def datasource(cfg: Config) -> dict[str, str]:
-    return {"type": "prometheus", "uid": cfg.prometheus.datasource_uid}
-
-
-def ownership_tag(cfg: Config) -> str:
-    return cfg.grafana.ownership_tag if cfg.grafana else DEFAULT_TAG
-
-
-def layout(panels: Sequence[Any]) -> list[Any]:
-    """Place panels left to right, wrapping at the grid width; a row starts a new line.
-
-    Each line is as tall as its tallest panel, so no two panels can overlap. Ids are 1..n in
-    the order given, so they are stable as long as the module lists panels in the same order.
-    """
-    placed, x, y, line_h = [], 0, 0, 0
-    for panel_id, panel in enumerate(panels, start=1):
-        w, h = panel.gridPos.w, panel.gridPos.h
-        if isinstance(panel, RowPanel) or x + w > GRID_WIDTH:
-            y, x, line_h = y + line_h, 0, 0
-        placed.append(attr.evolve(panel, id=panel_id, gridPos=GridPos(h=h, w=w, x=x, y=y)))
-        x, line_h = x + w, max(line_h, h)
-        if isinstance(panel, RowPanel):
-            x = GRID_WIDTH  # nothing shares a row header's line
-    return placed
-
-
-def _with_datasource(panel: Any, ds: dict[str, str]) -> Any:
-    if isinstance(panel, RowPanel):
-        return panel
-    targets = [attr.evolve(t, datasource=ds) for t in panel.targets]
-    return attr.evolve(panel, dataSource=ds, targets=targets)
-
-
-def dashboard(
-    cfg: Config,
-    slug: str,
-    title: str,
-    description: str,
-    panels: Sequence[Panel],
-    *,
-    variables: Sequence[Any] = (),
-    time_from: str = "now-6h",
-) -> Any:
-    ds = datasource(cfg)
-    return Dashboard(
-        title=f"{cfg.system}: {title}",
-        description=description,
-        uid=catalog.dashboard_uid(cfg.system, slug),
-        tags=[ownership_tag(cfg), cfg.system],
-        panels=[_with_datasource(p, ds) for p in layout(panels)],
-        templating=Templating([attr.evolve(v, dataSource=ds) for v in variables]),
-        links=[
-            DashboardLink(
-                title=cfg.system,
-                tags=[ownership_tag(cfg), cfg.system],
-                asDropdown=True,
-                includeVars=False,
-                keepTime=True,
-            )
-        ],
-        time=Time(time_from, "now"),
-        refresh="1m",
-        graphTooltip=1,
-        timezone="utc",
-        schemaVersion=SCHEMA_VERSION,
-        editable=False,
-    )
+__all__ = [
+    "BASE",
+    "DEFAULT_TAG",
+    "GRID_WIDTH",
+    "PASS_FAIL",
+    "SCHEMA_VERSION",
+    "UP_DOWN",
+    "Column",
+    "Link",
+    "Query",
+    "bargauge",
+    "dashboard",
+    "datasource",
+    "heatmap",
+    "instant",
+    "layout",
+    "ownership_tag",
+    "q",
+    "row",
+    "service_variable",
+    "stat",
+    "table",
+    "timeseries",
+    "variable",
+]

@@ -1,9 +1,14 @@
-"""1. System overview: is every service up and healthy, what is firing, are queues backing up."""
+"""1. System overview: is every service up and healthy, what is firing, are queues backing up.
+
+The same size for 4 services or 500: counts on top, one sortable table row per service,
+and the ``$service`` variable ("All" by default) to narrow the graphs.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from dashboards import _annotations
 from dashboards import _panels as P
 from sre import catalog as C
 from sre import promql
@@ -13,25 +18,67 @@ SLUG = "overview"
 _SVC = 'service=~"$service"'
 
 
+def _count(expr: str) -> str:
+    """How many series ``expr`` returns; 0, not "no data", when it returns none."""
+    return f"count({expr}) or vector(0)"
+
+
+def _counts(cfg: Config) -> list[Any]:
+    """Four numbers instead of a tile per service: at 500 services a tile each is noise."""
+    s = cfg.selectors
+    probe = promql.metric("sre_probe_success", s.daemon, _SVC)
+    up = promql.metric("up", s.applications, _SVC)
+    burning = 'ALERTS{alertname=~"SLOErrorBudgetBurn.+", alertstate="firing", ' + _SVC + "}"
+    bad = ((P.GREEN, None), (P.RED, 1))
+    return [
+        P.stat(
+            "Services failing their probe",
+            "Services whose health probe (the worst of its targets, as the SRE daemon last "
+            "saw it) fails now. Which ones: the Probe column of the summary below.",
+            "none",
+            [P.q(_count(f"min by (service) ({probe}) == 0"))],
+            steps=bad,
+        ),
+        P.stat(
+            "Services with no scrape target up",
+            "Services whose every scrape target is down (Prometheus' up == 0).",
+            "none",
+            [P.q(_count(f"max by (service) ({up}) == 0"))],
+            steps=bad,
+        ),
+        P.stat(
+            "Services above their error threshold",
+            "Services whose 5xx ratio (5m) is above their own alert threshold "
+            "(rollback.error_rate_above, else 5%).",
+            "none",
+            [
+                P.q(
+                    _count(
+                        f"{promql.metric(C.ERROR_RATIO, _SVC)} > on (service) "
+                        f"{C.ERROR_RATIO_THRESHOLD}"
+                    )
+                )
+            ],
+            steps=bad,
+        ),
+        P.stat(
+            "Services burning their error budget",
+            "Services with a multi-window burn-rate alert firing (page or ticket): see the "
+            "SLO dashboard.",
+            "none",
+            [P.q(_count(f"max by (service) ({burning})"))],
+            steps=bad,
+        ),
+    ]
+
+
 def build(cfg: Config) -> Any:
     s = cfg.selectors
     p95 = C.LATENCY_QUANTILES["p95"]
     probe = promql.metric("sre_probe_success", s.daemon, _SVC)
     panels = [
         P.row("Services"),
-        P.stat(
-            "Health probes",
-            "Each service's health probe as the SRE daemon last saw it: the worst of its "
-            "targets (1 = every probe passed).",
-            "none",
-            [P.q(f"min by (service) ({probe})", "{{service}}")],
-            w=24,
-            h=4,
-            steps=((P.RED, None), (P.GREEN, 1)),
-            mappings=P.UP_DOWN,
-            graph=False,
-            text_mode="value_and_name",
-        ),
+        *_counts(cfg),
         P.table(
             "Service summary",
             "Per service, now: health probe, scrape target up, request rate, share of 5xx "
@@ -109,4 +156,5 @@ def build(cfg: Config) -> Any:
         "Per service health, traffic, errors and latency; firing alerts; queue backlog.",
         panels,
         variables=[P.service_variable()],
+        annotations=_annotations.events(cfg, service="service", by_tag=False),
     )

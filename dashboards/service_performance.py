@@ -1,9 +1,14 @@
-"""2. Service performance: traffic, latency quantiles, errors by status code, saturation."""
+"""2. Service performance: traffic, latency quantiles, errors by status code, saturation.
+
+One service at a time (``$service``), its namespace (``$namespace``, hidden) from the
+catalogue series of ``rules/thresholds.py``: nothing here grows with the number of services.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from dashboards import _annotations
 from dashboards import _panels as P
 from sre import catalog as C
 from sre import promql
@@ -11,6 +16,7 @@ from sre.config import Config
 
 SLUG = "service-performance"
 _SVC = 'service=~"$service"'
+_NAMESPACE = 'namespace=~"$namespace"'
 # Pods of a Deployment are named <service>-<replicaset hash>-<pod hash>.
 _POD = 'pod=~"$service-.*"'
 _CONTAINER = 'container!=""'  # cAdvisor's per-pod totals have container=""
@@ -20,10 +26,11 @@ _ERROR_CODES = 'code=~"[45].."'
 def _saturation(cfg: Config, usage: str, resource: str) -> str:
     """Per pod: usage / limit. ``usage`` is a cAdvisor expression summed by pod."""
     s = cfg.selectors
-    ns = f'namespace=~"{promql.regex_of([svc.namespace for svc in cfg.services])}"'
     res = f'resource="{resource}"'
-    limit = promql.metric("kube_pod_container_resource_limits", s.kube_state_metrics, ns, _POD, res)
-    used = usage.format(sel=promql.sel(s.cadvisor, ns, _POD, _CONTAINER))
+    limit = promql.metric(
+        "kube_pod_container_resource_limits", s.kube_state_metrics, _NAMESPACE, _POD, res
+    )
+    used = usage.format(sel=promql.sel(s.cadvisor, _NAMESPACE, _POD, _CONTAINER))
     return f"{used} / sum by (pod) ({limit})"
 
 
@@ -121,7 +128,16 @@ def build(cfg: Config) -> Any:
         cfg,
         SLUG,
         "Service performance",
-        "Request rate, latency quantiles, errors by status code and saturation per service.",
+        "Request rate, latency quantiles, errors by status code and saturation of one service.",
         panels,
-        variables=[P.service_variable()],
+        variables=[
+            P.service_variable(multi=False),
+            P.variable(
+                "namespace",
+                "Namespace",
+                f"label_values({C.SERVICE_INFO}{{{_SVC}}}, namespace)",
+                hidden=True,
+            ),
+        ],
+        annotations=_annotations.events(cfg, service="service"),
     )

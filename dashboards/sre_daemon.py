@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dashboards import _annotations
 from dashboards import _panels as P
 from sre import catalog as C
 from sre import promql
@@ -378,5 +379,6 @@ def build(cfg: Config) -> Any:
         "SRE daemon",
         "The SRE daemon's own work: probes, cost, backups, rollbacks, Slack and its jobs.",
         _probes(cfg) + _cost(cfg) + _backups(cfg) + _actions(cfg) + _jobs(cfg),
+        annotations=_annotations.events(cfg),
         time_from="now-24h",
     )

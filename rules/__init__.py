@@ -19,9 +19,10 @@ from . import (
     services,
     slo,
     sre_daemon,
+    thresholds,
 )
 
-AREAS = (recording, slo, services, resources, agents, datastores, security, sre_daemon)
+AREAS = (recording, thresholds, slo, services, resources, agents, datastores, security, sre_daemon)
 
 
 def all_groups(cfg: Config) -> list[RuleGroup]:

@@ -1,8 +1,11 @@
 """Service alerts: down, probe failing, error rate and p95 latency above the SLA.
 
 Thresholds are per service (``rollback`` where configured, else the SLO and the defaults in
-``_common``), so each service gets its own rule, told apart by a static ``service`` label
-(equal to the series' own, so it changes nothing but keeps promtool's duplicate lint happy).
+``_common``). They are not spelled here: ``rules/thresholds.py`` records each as a series,
+and one rule covers every service by joining on it (``ratio > on (service) threshold``).
+Prometheus takes one ``for`` per rule, so the services are grouped by their ``for``: one
+rule per distinct value, each carrying it as a ``for`` label (which also keeps promtool's
+duplicate-rule lint apart). With every service on the default, that is one rule.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from sre import catalog
 from sre.config import Config, Service
 from sre.config.durations import Duration
 from sre.model import Alert, RuleGroup
-from sre.promql import num, one_of, seconds, sel
+from sre.promql import seconds, sel
 
 from ._common import (
     DEFAULT_ERROR_RATIO,
@@ -50,17 +53,14 @@ def probe_for(cfg: Config) -> Duration:
 
 
 def down(cfg: Config, make: AlertFactory) -> Alert:
-    names = one_of("service", [s.name for s in cfg.services])
+    up = f"up{sel(cfg.selectors.applications)}"
+    known = catalog.SERVICE_INFO
     # Targets that are down answer up == 0; targets that are gone (scaled to zero, lost
-    # from service discovery) leave no `up` at all, so each configured service also gets
-    # an absent() clause.
-    gone = "".join(
-        "\nor absent(up" + sel(cfg.selectors.applications, f'service="{s.name}"') + ")"
-        for s in cfg.services
-    )
+    # from service discovery) leave no `up` at all: a configured service without one.
     return make(
         "ServiceDown",
-        f"max by (service) (up{sel(cfg.selectors.applications, names)}) == 0{gone}",
+        f"(\n  max by (service) ({up}) == 0\n  and on (service)\n  {known}\n)\n"
+        f"or\n({known} unless on (service) {up})",
         severity="critical",
         summary="Every scrape target of a service is down",
         description=(
@@ -104,14 +104,27 @@ def tls_expiry(cfg: Config, make: AlertFactory) -> Alert:
     )
 
 
+def _by_for(durations: dict[str, Duration]) -> list[Duration]:
+    return sorted(set(durations.values()))
+
+
+def _threshold(record: str) -> str:
+    """A template that shows the service's own threshold (read back from its series)."""
+    return (
+        f'{{{{ with printf "{record}{{service=%q}}" $labels.service | query }}}}'
+        "{{ . | first | value }}{{ end }}"
+    )
+
+
 def error_rate(cfg: Config, make: AlertFactory) -> list[Alert]:
+    durations = {s.name: error_threshold(s)[1] for s in cfg.services}
     out = []
-    for service in cfg.services:
-        ratio, for_, min_rate = error_threshold(service)
-        only = f'{{service="{service.name}"}}'
+    for for_ in _by_for(durations):
         expr = (
-            f"{catalog.ERROR_RATIO}{only} > {num(ratio)}\n"
-            f"and on (service)\n{catalog.REQUEST_RATE}{only} > {num(min_rate)}"
+            f"(\n  {catalog.ERROR_RATIO}\n    > on (service) {catalog.ERROR_RATIO_THRESHOLD}\n"
+            f"  and on (service)\n  {catalog.REQUEST_RATE}\n"
+            f"    > on (service) {catalog.MIN_REQUEST_RATE_THRESHOLD}\n)\n"
+            f"and on (service)\n{catalog.ERROR_RATIO_FOR} == {seconds(for_)}"
         )
         out.append(
             make(
@@ -121,36 +134,38 @@ def error_rate(cfg: Config, make: AlertFactory) -> list[Alert]:
                 summary="A service answers too many requests with 5xx",
                 description=(
                     "{{ $labels.service }} answered {{ $value | humanizePercentage }} of its "
-                    f"requests with 5xx over 5m (threshold {num(ratio)}, for {for_})."
+                    "requests with 5xx over 5m (threshold "
+                    f"{_threshold(catalog.ERROR_RATIO_THRESHOLD)}, for {for_})."
                 ),
                 for_=for_,
                 dashboard="service-performance",
-                labels={"service": service.name},
+                labels={"for": str(for_)},
             )
         )
     return out
 
 
 def latency(cfg: Config, make: AlertFactory) -> list[Alert]:
+    durations = {s.name: t[1] for s in cfg.services if (t := latency_threshold(s)) is not None}
     out = []
-    for service in cfg.services:
-        threshold = latency_threshold(service)
-        if threshold is None:
-            continue
-        sla, for_ = threshold
+    for for_ in _by_for(durations):
+        expr = (
+            f"{catalog.LATENCY_QUANTILES['p95']}\n  > on (service) {catalog.LATENCY_THRESHOLD}\n"
+            f"and on (service)\n{catalog.LATENCY_FOR} == {seconds(for_)}"
+        )
         out.append(
             make(
                 "ServiceHighLatency",
-                f'{catalog.LATENCY_QUANTILES["p95"]}{{service="{service.name}"}} > {num(sla)}',
+                expr,
                 severity="warning",
                 summary="A service's p95 latency is above its SLA",
                 description=(
                     "{{ $labels.service }} p95 latency is {{ $value | humanizeDuration }}, "
-                    f"above its SLA of {num(sla)}s for {for_}."
+                    f"above its SLA of {_threshold(catalog.LATENCY_THRESHOLD)}s for {for_}."
                 ),
                 for_=for_,
                 dashboard="service-performance",
-                labels={"service": service.name},
+                labels={"for": str(for_)},
             )
         )
     return out

@@ -1,7 +1,8 @@
 """SLO recording rules and multi-window, multi-burn-rate alerts (Google SRE workbook, ch. 5).
 
-For every service with an SLO: its 5xx ratio over each window in ``SLO_WINDOWS`` and its
-error budget as a constant series (exact Decimal text: 99.9 -> ``vector(0.001)``). An alert
+For every service with an SLO: its 5xx ratio over each window in ``SLO_WINDOWS``, one rule
+per window for every service (joined on the error budget series that ``rules/thresholds.py``
+records, exact Decimal text: 99.9 -> ``0.001``, so only services with an SLO get one). An alert
 row fires when BOTH its long and its short window burn faster than ``factor x budget``:
 the long window proves the burn is significant, the short one that it is still going on.
 """
@@ -12,7 +13,7 @@ from sre import catalog
 from sre.config import Config, Service
 from sre.config.durations import Duration
 from sre.model import Record, RuleGroup, Severity
-from sre.promql import error_ratio, matchers, num, one_of
+from sre.promql import error_ratio, num
 
 from ._common import AlertFactory
 
@@ -29,23 +30,14 @@ def burn_alert_name(row: catalog.BurnRateAlert) -> str:
 
 
 def records(cfg: Config) -> tuple[Record, ...]:
-    services = slo_services(cfg)
-    only = one_of("service", [s.name for s in services])
     app = cfg.selectors.applications
-    out = []
-    for window in catalog.SLO_WINDOWS:
-        expr = error_ratio(matchers(app, only), window)
-        out.append(Record(catalog.slo_error_ratio(window), expr))
-    for service in services:
-        assert service.slo is not None
-        out.append(
-            Record(
-                catalog.SLO_ERROR_BUDGET,
-                f"vector({num(service.slo.error_budget)})",
-                labels={"service": service.name},
-            )
+    return tuple(
+        Record(
+            catalog.slo_error_ratio(window),
+            f"(\n{error_ratio(app, window)}\n)\nand on (service)\n{catalog.SLO_ERROR_BUDGET}",
         )
-    return tuple(out)
+        for window in catalog.SLO_WINDOWS
+    )
 
 
 def burn_condition(window: str, factor: str) -> str:

@@ -56,9 +56,19 @@ AGENT_PROCESSED_RATE = "agent:agent_tasks_processed:rate5m"  # {agent}
 AGENT_FAILURE_RATIO = "agent:agent_tasks_failed:ratio_rate5m"  # {agent}
 AGENT_P95 = "agent:agent_task_duration_seconds:p95_5m"  # {agent}
 
-# One constant series per service with an SLO: its error budget as a ratio (99.9 -> 0.001).
+# The configured services and their own numbers, as constant series (rules/thresholds.py),
+# so one rule covers every service by joining ``on (service)``.
+SERVICE_INFO = "service:sre_service:info"  # {service, namespace} = 1 per configured service
+# Per service with an SLO: its error budget as a ratio (99.9 -> 0.001).
 # Burn rate = error ratio over a window / this budget.
-SLO_ERROR_BUDGET = "service:slo_error_budget:ratio"  # {service}
+SLO_ERROR_BUDGET = "service:slo_error_budget:ratio"  # {service, namespace}
+SLO_LATENCY_OBJECTIVE = "service:slo_latency_p95_objective:seconds"  # {service, namespace}
+# What ServiceHighErrorRate / ServiceHighLatency compare with, and their ``for`` in seconds.
+ERROR_RATIO_THRESHOLD = "service:alert_threshold:error_ratio"
+MIN_REQUEST_RATE_THRESHOLD = "service:alert_threshold:min_request_rate"
+LATENCY_THRESHOLD = "service:alert_threshold:latency_p95_seconds"
+ERROR_RATIO_FOR = "service:alert_for_seconds:error_ratio"
+LATENCY_FOR = "service:alert_for_seconds:latency_p95"
 
 # SLO windows from the Google SRE workbook, plus the 30d compliance window.
 SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")

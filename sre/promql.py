@@ -15,7 +15,8 @@ Pure text in, text out. Two families:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from sre import catalog
@@ -122,3 +123,61 @@ def latency_quantile(quantile: str, selector: str, window: str, by: str = "servi
     buckets = f"rate({catalog.HTTP_DURATION_BUCKET}{sel(selector)}[{window}])"
     group = f"{by}, le" if by else "le"
     return f"histogram_quantile({quantile}, sum by ({group}) ({buckets}))"
+
+
+# ----------------------------------------------------------------------------- per service
+# A rule that covers every service needs each service's own number (its error budget, its
+# alert threshold) as a series to join on. They come from one "catalogue" series per
+# configured service (rules/thresholds.py); each number is then one expression over it whose
+# size depends on how many services differ from the most common value, not on how many
+# services there are.
+
+
+def none_of(label: str, values: Iterable[str]) -> str:
+    """``label!="x"`` for one value, ``label!~"x|y"`` for several (sorted, regex-escaped)."""
+    names = sorted(set(values))
+    if len(names) == 1:
+        return f'{label}!="{names[0]}"'
+    return f'{label}!~"{"|".join(_alternation(names))}"'
+
+
+def either(terms: Sequence[str]) -> str:
+    """``a or b or c`` as a balanced tree of parenthesised pairs.
+
+    Prometheus evaluates each ``or`` in time linear in its left side, so a flat chain of n
+    terms costs about n^2/2; a balanced tree costs n log n.
+    """
+    if not terms:
+        raise ValueError("no terms")
+    if len(terms) == 1:
+        return terms[0]
+    mid = len(terms) // 2
+    return f"({either(terms[:mid])}\nor {either(terms[mid:])})"
+
+
+def per_service(table: str, services: Iterable[str], values: Mapping[str, str]) -> str | None:
+    """One series per service in ``values`` (name -> number text): ``value * table``.
+
+    ``table`` is the catalogue series (one per name in ``services``). One class of services
+    is selected by a negative matcher (``service!~"the others"``), the others by name: the
+    class is the one that leaves the fewest names to spell, so a config where most services
+    share a default stays short whatever its size. ``None`` when ``values`` is empty.
+    """
+    if not values:
+        return None
+    everyone = set(services)
+    classes: dict[str, list[str]] = defaultdict(list)
+    for name, value in values.items():
+        classes[value].append(name)
+    ordered = sorted(classes, key=lambda v: (-len(classes[v]), v))
+    # Names spelled: with the largest class implicit, everyone outside it plus the other
+    # classes again (N - c + V - c); without, every service with a value (V).
+    implicit = ordered[0] if 2 * len(classes[ordered[0]]) > len(everyone) else None
+    terms = []
+    for value in ordered:
+        if value == implicit:
+            rest = everyone - set(classes[value])
+            terms.append(f"{value} * {metric(table, none_of('service', rest)) if rest else table}")
+        else:
+            terms.append(f"{value} * {metric(table, one_of('service', classes[value]))}")
+    return either(terms)

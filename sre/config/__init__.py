@@ -10,7 +10,8 @@ selectors), ``alerting`` (alertmanager: receivers, routes, inhibitions, route te
 ``services`` (services, datastores, queues, probes, thresholds), ``daemon`` (daemon),
 ``integrations`` (slack, aws, cost, backups), ``root`` (the whole file and its
 cross-section rules), ``files`` (reading it). ``loader`` is the typed loader,
-``validators`` the per-value checks, ``durations`` the ``2m``-style duration type.
+``validators`` the per-value checks, ``durations`` the ``2m``-style duration type,
+``compose`` the ``service_defaults:`` / ``include:`` layer that runs before the loader.
 """
 
 from sre.config.alerting import (
@@ -30,6 +31,7 @@ from sre.config.alerting import (
     TimeRange,
     WebhookReceiver,
 )
+from sre.config.compose import IncludedFile
 from sre.config.connections import (
     GrafanaConfig,
     KubernetesConfig,
@@ -82,6 +84,7 @@ __all__ = [
     "EmailReceiver",
     "GrafanaConfig",
     "Heartbeat",
+    "IncludedFile",
     "InhibitRule",
     "KubernetesConfig",
     "PagerDutyReceiver",

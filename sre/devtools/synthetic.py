@@ -7,7 +7,8 @@ The counters are not driven by real requests: they grow at ``rps`` per second of
 (``error_ratio`` of it as 500s, every request taking ``latency`` seconds), integrated
 exactly between changes, so a test says "from now on, 20% errors" and Prometheus sees it
 at its next scrape. ``nan=True`` exports the 500 counter as NaN (broken instrumentation).
-``/healthz/<service>`` answers 200 or 500 (``healthy``).
+``/healthz/<service>`` answers 200 or 500 (``healthy``); ``/metrics/<service>`` serves one
+service's series only, so a Prometheus can scrape each service as its own target.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -54,6 +56,15 @@ class _Traffic:
                 self.buckets[le] += n
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A scraper that gave up (its timeout) is not our error; anything else is.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class SyntheticService:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -66,6 +77,9 @@ class SyntheticService:
             def do_GET(self) -> None:
                 if self.path == "/metrics":
                     body, status = outer.render().encode(), 200
+                    outer.scrapes += 1
+                elif self.path.startswith("/metrics/"):
+                    body, status = outer.render(self.path.removeprefix("/metrics/")).encode(), 200
                     outer.scrapes += 1
                 elif self.path.startswith("/healthz/"):
                     up = outer.healthy(self.path.removeprefix("/healthz/"))
@@ -81,7 +95,7 @@ class SyntheticService:
             def log_message(self, *_: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = _Server(("127.0.0.1", self.port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -113,7 +127,8 @@ class SyntheticService:
             traffic = self._services.get(service)
             return traffic is None or traffic.healthy
 
-    def render(self) -> str:
+    def render(self, only: str | None = None) -> str:
+        """The exposition text of every service, or of ``only``."""
         lines = [
             "# TYPE http_requests_total counter",
             "# TYPE http_request_duration_seconds histogram",
@@ -121,6 +136,8 @@ class SyntheticService:
         with self._lock:
             now = time.time()
             for name, t in sorted(self._services.items()):
+                if only is not None and name != only:
+                    continue
                 t.accrue(now)
                 errors = "NaN" if t.nan else _num(t.errors)
                 lines.append(f'http_requests_total{{service="{name}",code="200"}} {_num(t.ok)}')
@@ -149,18 +166,37 @@ def _num(value: float) -> str:
 
 class Prometheus:
     """Debian's Prometheus on 127.0.0.1:<free port>, scraping ``targets`` every second,
-    with its storage under ``tmp``. ``start`` / ``stop`` may be called repeatedly."""
+    with its storage under ``tmp``. ``start`` / ``stop`` may be called repeatedly.
 
-    def __init__(self, tmp: Path, targets: list[str], scrape_interval: str = "1s") -> None:
+    ``scrape_configs`` (YAML text of the list) replaces the one ``synthetic`` job over
+    ``targets``; ``rule_files`` are loaded and evaluated every ``evaluation_interval``."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        targets: list[str],
+        scrape_interval: str = "1s",
+        *,
+        evaluation_interval: str = "1s",
+        rule_files: Sequence[Path] = (),
+        scrape_configs: str | None = None,
+    ) -> None:
         self.tmp = tmp
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config = tmp / "prometheus.yml"
         quoted = ", ".join(f"'{t}'" for t in targets)
+        if scrape_configs is None:
+            scrape_configs = (
+                f"  - job_name: synthetic\n    static_configs: [{{targets: [{quoted}]}}]\n"
+            )
+        rules = "".join(f"  - '{path}'\n" for path in rule_files)
         self.config.write_text(
-            f"global: {{scrape_interval: {scrape_interval}, evaluation_interval: 1s}}\n"
-            "scrape_configs:\n"
-            f"  - job_name: synthetic\n    static_configs: [{{targets: [{quoted}]}}]\n"
+            f"global: {{scrape_interval: {scrape_interval}, "
+            f"evaluation_interval: {evaluation_interval}}}\n"
+            + (f"rule_files:\n{rules}" if rules else "")
+            + "scrape_configs:\n"
+            + scrape_configs
         )
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -19,6 +19,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from sre import catalog
 from sre.config import Config
+from sre.config.compose import KEYS
 from sre.config.durations import Duration
 from sre.config.loader import yaml_key
 from sre.config.validators import non_empty
@@ -155,6 +156,8 @@ def config_reference() -> str:
             meaning = " ".join(str(field.metadata.get("doc", "")).split()).replace("|", "\\|")
             kind = type_name(hints[field.name]).replace("|", "\\|")
             out.append(f"| `{yaml_key(field)}` | {kind} | {default_text(field)} | {meaning} |")
+        if cls is Config:  # read before the typed loader (sre.config.compose)
+            out += [f"| `{key}` | {kind} | {default} | {doc} |" for key, kind, default, doc in KEYS]
     return "\n".join(out) + "\n"
 
 

@@ -184,8 +184,16 @@ def panel_name(dashboard: Mapping[str, Any], panel: Mapping[str, Any]) -> str:
     return f'{dashboard_name(dashboard)} panel {panel.get("id", "?")} "{title}"'
 
 
+def annotation_queries(dashboard: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The dashboard's annotation queries (``annotations.list``)."""
+    block = dashboard.get("annotations")
+    found = block.get("list") if isinstance(block, Mapping) else None
+    return [a for a in found or [] if isinstance(a, Mapping)]
+
+
 def dashboard_queries(dashboard: Mapping[str, Any]) -> list[Query]:
-    """Every PromQL expression in a dashboard: panel targets and query variables."""
+    """Every PromQL expression in a dashboard: panel targets, query variables and
+    Prometheus annotation queries."""
     variables = _variable_values(dashboard)
     found: list[Query] = []
     for panel, _ in iter_panels(dashboard):
@@ -206,6 +214,11 @@ def dashboard_queries(dashboard: Mapping[str, Any]) -> list[Query]:
         if promql:
             where = f"{dashboard_name(dashboard)} variable ${var.get('name', '?')}"
             found.append(Query(where, query, substitute(promql, variables)))
+    for annotation in annotation_queries(dashboard):
+        expr = annotation.get("expr")
+        if isinstance(expr, str) and expr.strip():
+            where = f"{dashboard_name(dashboard)} annotation {annotation.get('name', '?')!r}"
+            found.append(Query(where, expr, substitute(expr, variables)))
     return found
 
 

@@ -63,14 +63,50 @@ def _check_size(out: KubernetesOutput, file: str, text: str) -> None:
         )
 
 
-def prometheus_rules(cfg: Config, groups: Sequence[RuleGroup], out: KubernetesOutput) -> None:
-    """One PrometheusRule per rule file, so objects map 1:1 onto ``build/rules/``."""
+def _rule_object(cfg: Config, name: str, groups: Sequence[RuleGroup]) -> dict[str, Any]:
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": _metadata(cfg, name, cfg.kubernetes.rule_labels),
+        "spec": {"groups": [g.to_dict() for g in groups]},
+    }
+
+
+def _pack_groups(
+    cfg: Config, name: str, groups: Sequence[RuleGroup], budget: int
+) -> list[list[RuleGroup]]:
+    """Groups in order, as few objects as keep each within ``budget`` bytes of JSON (what
+    ``kubectl apply`` copies into its annotation). A group is never split: the order of its
+    rules matters. A group above the budget alone gets an object of its own."""
+    packs: list[list[RuleGroup]] = []
+    for group in groups:
+        if packs and _json_size(_rule_object(cfg, name, [*packs[-1], group])) <= budget:
+            packs[-1].append(group)
+        else:
+            packs.append([group])
+    return packs
+
+
+def _json_size(obj: object) -> int:
+    return len(json.dumps(obj, separators=(",", ":")).encode())
+
+
+def prometheus_rules(
+    cfg: Config,
+    groups: Sequence[RuleGroup],
+    out: KubernetesOutput,
+    *,
+    budget: int = APPLY_BUDGET,
+) -> None:
+    """One PrometheusRule per rule file (``<system>-<file>``), so objects map onto
+    ``build/rules/``; a file too big for one object continues in ``<system>-<file>-2`` and
+    on, split between groups."""
     by_file: dict[str, list[RuleGroup]] = {}
     for group in groups:
         by_file.setdefault(group.file, []).append(group)
     for file, file_groups in sorted(by_file.items()):
         name = f"{cfg.system}-{file}".replace("_", "-").lower()
-        if len(name) > 253 or not _DNS_NAME.fullmatch(name):
+        if len(name) > 250 or not _DNS_NAME.fullmatch(name):
             out.problems.append(
                 Problem(
                     "kubernetes",
@@ -78,15 +114,11 @@ def prometheus_rules(cfg: Config, groups: Sequence[RuleGroup], out: KubernetesOu
                     f"PrometheusRule name {name!r} is not a DNS name (use a-z, 0-9, '-')",
                 )
             )
-        obj = {
-            "apiVersion": "monitoring.coreos.com/v1",
-            "kind": "PrometheusRule",
-            "metadata": _metadata(cfg, name, cfg.kubernetes.rule_labels),
-            "spec": {"groups": [g.to_dict() for g in file_groups]},
-        }
-        target = f"prometheusrule-{file}.yaml"
-        out.files[target] = dump_yaml(obj)
-        _check_size(out, target, out.files[target])
+        for part, pack in enumerate(_pack_groups(cfg, name, file_groups, budget), start=1):
+            suffix = "" if part == 1 else f"-{part}"
+            target = f"prometheusrule-{file}{suffix}.yaml"
+            out.files[target] = dump_yaml(_rule_object(cfg, name + suffix, pack))
+            _check_size(out, target, out.files[target])
 
 
 def _configmap_head(cfg: Config, index: int) -> str:

@@ -6,7 +6,12 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sre.render.dashboard_queries import dashboard_name, iter_panels, panel_name
+from sre.render.dashboard_queries import (
+    annotation_queries,
+    dashboard_name,
+    iter_panels,
+    panel_name,
+)
 from sre.render.problems import Problem
 
 MIN_SCHEMA_VERSION = 39
@@ -34,6 +39,7 @@ def check(
         for panel, _ in iter_panels(dashboard):
             problems += _check_panel(dashboard, panel, datasource_uid)
         problems += _check_variables(dashboard, datasource_uid)
+        problems += _check_annotations(dashboard, datasource_uid)
     return problems
 
 
@@ -266,4 +272,42 @@ def _check_variables(dashboard: Mapping[str, Any], datasource_uid: str | None) -
                     f"({datasource_uid!r})",
                 )
             )
+    return problems
+
+
+# Grafana's own annotation store, as its built-in datasource names it (old and new spelling).
+GRAFANA_BUILT_IN = (
+    {"type": "grafana", "uid": "-- Grafana --"},
+    {"type": "datasource", "uid": "grafana"},
+)
+
+
+def _check_annotations(dashboard: Mapping[str, Any], datasource_uid: str | None) -> list[Problem]:
+    """A tag query reads Grafana's own store and names its tags; a query reads our
+    Prometheus, by uid."""
+    problems = []
+    for annotation in annotation_queries(dashboard):
+        where = f"{dashboard_name(dashboard)} annotation {annotation.get('name', '?')!r}"
+        source = annotation.get("datasource")
+        target = annotation.get("target")
+        if isinstance(target, Mapping) and target.get("type") == "tags":
+            if source not in GRAFANA_BUILT_IN:
+                problems.append(
+                    Problem("panels", where, "a tag query reads Grafana's built-in datasource")
+                )
+            tags = target.get("tags")
+            if not isinstance(tags, list) or not tags or not all(isinstance(t, str) for t in tags):
+                problems.append(Problem("panels", where, "a tag query needs its tags"))
+        elif "expr" in annotation:
+            if not _by_uid(source):
+                problems.append(Problem("panels", where, f"datasource {source!r} is not by uid"))
+            elif (wrong := _wrong_uid(source, datasource_uid)) is not None:
+                problems.append(
+                    Problem(
+                        "panels",
+                        where,
+                        f"datasource uid {wrong!r} is not prometheus.datasource_uid "
+                        f"({datasource_uid!r})",
+                    )
+                )
     return problems

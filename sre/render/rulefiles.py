@@ -9,8 +9,13 @@ import yaml
 
 from sre.model import RuleGroup
 
+# libyaml's emitter where PyYAML was built with it: the same text (the render tests compare
+# files byte for byte), about seven times faster, which matters with a ServiceMonitor per
+# service and a catalogue record per service at 500 services.
+_Base: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
-class _Dumper(yaml.SafeDumper):
+
+class _Dumper(_Base):  # type: ignore[valid-type,misc]
     """Block style everywhere; multi-line strings (long PromQL) as ``|`` literals."""
 
 
@@ -22,11 +27,18 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
-def dump_yaml(data: object) -> str:
+class _PureDumper(yaml.SafeDumper):
+    """The same, with PyYAML's own emitter: what the tests compare libyaml's text with."""
+
+
+_PureDumper.add_representer(str, _str)
+
+
+def dump_yaml(data: object, *, pure: bool = False) -> str:
     """Deterministic YAML: key order as given, no line wrapping, UTF-8 text, trailing newline."""
     return yaml.dump(
         data,
-        Dumper=_Dumper,
+        Dumper=_PureDumper if pure else _Dumper,
         sort_keys=False,
         default_flow_style=False,
         width=10_000,

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from dashboards import _panels as P
-from dashboards import all_dashboards, slo
+from dashboards import all_dashboards
 from sre import catalog as C
 from sre.config import Config, Selectors, load_config
 from sre.render.grafana_json import dashboard_json, dashboard_text
@@ -70,6 +70,9 @@ def exprs(data: dict[str, Any]) -> list[tuple[str, str]]:
         match = LABEL_VALUES.match(var["query"])
         assert match, f"{data['uid']} ${var['name']}: not a label_values() query"
         found.append((f"{data['uid']} ${var['name']}", substitute(match.group(1))))
+    for annotation in data["annotations"]["list"]:
+        if "expr" in annotation:
+            found.append((f"{data['uid']} {annotation['name']}", substitute(annotation["expr"])))
     return found
 
 
@@ -188,12 +191,29 @@ def test_rendering_is_byte_identical(cfg: Config) -> None:
 # ----------------------------------------------------------------------------- content
 
 
-def test_service_variable_over_the_request_rate_rule(boards: dict[str, dict[str, Any]]) -> None:
-    for slug in ("overview", "service-performance"):
+def test_service_variables(boards: dict[str, dict[str, Any]]) -> None:
+    def service(slug: str) -> dict[str, Any]:
         (var,) = [v for v in boards[slug]["templating"]["list"] if v["name"] == "service"]
-        assert var["query"] == f"label_values({C.REQUEST_RATE}, service)"
-        assert var["includeAll"] and var["multi"]
+        return var
+
+    # The overview: every service by default; "All" is ".+", not a regex of 500 names.
+    overview = service("overview")
+    assert overview["query"] == f"label_values({C.REQUEST_RATE}, service)"
+    assert overview["includeAll"] and overview["multi"] and overview["allValue"] == ".+"
+    # Service performance: one service at a time (the first by default).
+    performance = service("service-performance")
+    assert not performance["includeAll"] and not performance["multi"]
+    # SLOs: the services with an SLO; several may be picked (a row each), never "All".
+    slos = service("slo")
+    assert slos["query"] == f"label_values({C.SLO_ERROR_BUDGET}, service)"
+    assert slos["multi"] and not slos["includeAll"]
+    for slug in ("overview", "service-performance"):
         assert any('service=~"$service"' in e for _, e in _raw_exprs(boards[slug]))
+    (namespace,) = [
+        v for v in boards["service-performance"]["templating"]["list"] if v["name"] == "namespace"
+    ]
+    assert namespace["query"] == f'label_values({C.SERVICE_INFO}{{service=~"$service"}}, namespace)'
+    assert namespace["hide"] == 2
 
 
 def _raw_exprs(data: dict[str, Any]) -> list[tuple[str, str]]:
@@ -226,40 +246,6 @@ def test_agents_heatmap_reads_the_duration_histogram(boards: dict[str, dict[str,
     assert heatmap["options"]["yAxis"]["unit"] == "s"
 
 
-def test_slo_dashboard_has_panels_for_each_service_with_an_slo(cfg: Config) -> None:
-    with_slo = [s for s in cfg.services if s.slo is not None]
-    assert len(with_slo) >= 2
-    data = dashboard_json(slo.build(cfg))
-    for svc in with_slo:
-        assert svc.slo is not None
-        mine = [
-            p
-            for p in data_panels(data)
-            if any(f'service="{svc.name}"' in t["expr"] for t in p["targets"])
-        ]
-        titles = {p["title"] for p in mine}
-        assert {"Availability (SLI, 30d)", "Error budget remaining (30d)"} <= titles
-        burn = next(p for p in mine if p["title"] == "Burn rate per window")
-        assert [t["legendFormat"] for t in burn["targets"]] == list(C.SLO_WINDOWS)
-        for target, window in zip(burn["targets"], C.SLO_WINDOWS, strict=True):
-            assert C.slo_error_ratio(window) in target["expr"]
-            assert f"/ on (service) {C.SLO_ERROR_BUDGET}" in target["expr"]
-        latency = [p for p in mine if p["title"] == "Latency p95 vs target"]
-        if svc.slo.latency_p95_seconds is None:
-            assert not latency
-        else:
-            steps = latency[0]["fieldConfig"]["defaults"]["thresholds"]["steps"]
-            assert steps[-1]["value"] == svc.slo.latency_p95_seconds
-    # Taking a service's SLO away takes its panels away.
-    first = with_slo[0].name
-    fewer = replace(
-        cfg, services=tuple(replace(s, slo=None) if s.name == first else s for s in cfg.services)
-    )
-    text = dashboard_text(slo.build(fewer))
-    assert f'service=\\"{first}\\"' not in text
-    assert f'service=\\"{with_slo[1].name}\\"' in text
-
-
 def test_daemon_dashboard_uses_only_catalogued_sre_metrics(
     boards: dict[str, dict[str, Any]],
 ) -> None:
@@ -289,6 +275,9 @@ def test_recording_rules_used_are_the_catalogued_ones(boards: dict[str, dict[str
         C.ERROR_RATIO,
         C.CODE_RATE,
         C.SLO_ERROR_BUDGET,
+        C.SLO_LATENCY_OBJECTIVE,
+        C.SERVICE_INFO,
+        C.ERROR_RATIO_THRESHOLD,
         C.AGENT_PROCESSED_RATE,
         C.AGENT_FAILURE_RATIO,
         C.AGENT_P95,

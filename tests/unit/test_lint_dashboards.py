@@ -175,3 +175,32 @@ def test_every_problem_of_a_dashboard_is_reported_at_once() -> None:
         "schemaVersion is 30",
     ):
         assert any(expected in p for p in problems), (expected, problems)
+
+
+def _annotated(*annotations: dict[str, object]) -> dict[str, object]:
+    board = dashboard()
+    board["annotations"] = {"list": list(annotations)}
+    return board
+
+
+GRAFANA = {"type": "grafana", "uid": "-- Grafana --"}
+PROMETHEUS = {"type": "prometheus", "uid": "prometheus"}
+
+
+def test_annotations_by_tag_read_grafana_and_queries_read_our_prometheus() -> None:
+    tags = {"name": "Deploys", "datasource": GRAFANA, "target": {"type": "tags", "tags": ["d"]}}
+    query = {"name": "Rollbacks", "datasource": PROMETHEUS, "expr": "up > 0"}
+    assert lint_all([_annotated(tags, query)]) == []
+    wrong_store = {**tags, "datasource": PROMETHEUS}
+    assert only(lint_all([_annotated(wrong_store)])) == (
+        "[panels] dashboard demo-overview annotation 'Deploys': "
+        "a tag query reads Grafana's built-in datasource"
+    )
+    no_tags = {**tags, "target": {"type": "tags", "tags": []}}
+    assert "a tag query needs its tags" in only(lint_all([_annotated(no_tags)]))
+    other = {**query, "datasource": {"type": "prometheus", "uid": "thanos"}}
+    assert "datasource uid 'thanos' is not prometheus.datasource_uid" in only(
+        lint_all([_annotated(other)])
+    )
+    by_name = {**query, "datasource": "Prometheus"}
+    assert "datasource 'Prometheus' is not by uid" in only(lint_all([_annotated(by_name)]))

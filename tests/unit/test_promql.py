@@ -50,3 +50,36 @@ def test_error_ratio_counts_a_service_without_errors_as_zero() -> None:
     assert promql.latency_quantile("0.95", 'job="a"', "5m").startswith(
         "histogram_quantile(0.95, sum by (service, le) (rate(http_request_duration_seconds_bucket"
     )
+
+
+def test_either_is_a_balanced_tree_of_or() -> None:
+    assert promql.either(["a"]) == "a"
+    assert promql.either(["a", "b", "c", "d"]) == "((a\nor b)\nor (c\nor d))"
+    deep = promql.either([f"t{i}" for i in range(512)])
+    assert deep.count("(") == 511 and max(_depths(deep)) == 9
+    with pytest.raises(ValueError, match="no terms"):
+        promql.either([])
+
+
+def _depths(text: str) -> list[int]:
+    depth, out = 0, []
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        out.append(depth)
+    return out
+
+
+def test_per_service_names_the_fewest_services() -> None:
+    names = [f"s{i}" for i in range(10)]
+    # Most services share a value: the others are named, the rest selected by exclusion.
+    values = {n: "0.05" for n in names} | {"s3": "0.02"}
+    assert promql.per_service("t", names, values) == (
+        '(0.05 * t{service!="s3"}\nor 0.02 * t{service="s3"})'
+    )
+    assert promql.per_service("t", names, {n: "1" for n in names}) == "1 * t"
+    # Few services have a value at all: naming them is shorter than excluding the rest.
+    assert promql.per_service("t", names, {"s1": "2", "s2": "2", "s5": "3"}) == (
+        '(2 * t{service=~"s1|s2"}\nor 3 * t{service="s5"})'
+    )
+    assert promql.per_service("t", names, {}) is None
+    assert promql.none_of("service", ["b", "a"]) == 'service!~"a|b"'

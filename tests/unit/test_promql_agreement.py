@@ -61,8 +61,15 @@ def _run(tmp_path: Path, cfg: Config, tests: list[dict[str, object]]) -> str:
     for name, text in rule_files(all_groups(cfg)).items():
         (tmp_path / name).write_text(text, encoding="utf-8")
     spec = {
-        "rule_files": ["recording.yaml", "services.yaml"],
+        "rule_files": ["recording.yaml", "thresholds.yaml", "services.yaml"],
         "evaluation_interval": "1m",
+        # promtool evaluates groups in map order unless told; Prometheus runs them side by
+        # side. Recording first is the order under which the two must agree minute by minute.
+        "group_eval_order": [
+            "agree.http.recording",
+            "agree.thresholds.recording",
+            "agree.services.alerts",
+        ],
         "tests": tests,
     }
     test_file = tmp_path / "agreement_test.yaml"

@@ -168,6 +168,6 @@ def test_a_minimal_config_renders_valid_rules(tmp_path: Path) -> None:
     )
     _render_tree(minimal, tmp_path)
     files = sorted(str(p) for p in (tmp_path / "build" / "rules").glob("*.yaml"))
-    assert len(files) == 7  # no slo.yaml, no datastores.yaml
+    assert len(files) == 8  # no slo.yaml, no datastores.yaml
     result = _promtool("check", "rules", *files)
     assert result.returncode == 0, result.stdout + result.stderr

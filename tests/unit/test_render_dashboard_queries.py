@@ -87,3 +87,17 @@ def test_nested_row_panels_and_string_variable_queries_are_found() -> None:
     )
     board["templating"]["list"].append({"name": "w", "type": "interval", "query": "1m,5m"})
     assert [q.promql for q in dashboard_queries(board)] == ["up", 'up{job=~"a|b"}']
+
+
+def test_annotation_queries_are_checked_like_panel_queries() -> None:
+    board = dashboard(panels=[])
+    board["annotations"] = {
+        "list": [
+            {"name": "Deploys", "target": {"type": "tags", "tags": ["deploy"]}},
+            {"name": "Rollbacks", "expr": 'increase(x{service=~"$service"}[$__rate_interval]) > 0'},
+        ]
+    }
+    queries = dashboard_queries(board)
+    assert queries[-1].where == "dashboard demo-overview annotation 'Rollbacks'"
+    assert queries[-1].promql == 'increase(x{service=~"value"}[1m]) > 0'
+    assert len(queries) == 2  # the variable and the annotation; the tag query has no PromQL

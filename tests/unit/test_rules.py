@@ -166,11 +166,17 @@ def test_no_runbook_without_an_alert(cfg: Config) -> None:
 # --------------------------------------------------------------------------- SLO
 
 
+def _record(cfg: Config, name: str) -> str:
+    (expr,) = [r.expr for r in records(cfg) if r.record == name]
+    return expr
+
+
 def test_slo_budget_is_exact_decimal_text(cfg: Config) -> None:
-    text = rule_files(all_groups(cfg))["slo.yaml"]
-    assert "vector(0.001)" in text  # api-service, 99.9
-    assert "vector(0.005)" in text  # 99.5
-    assert "vector(0.01)" in text  # 99.0
+    text = rule_files(all_groups(cfg))["thresholds.yaml"]
+    budget = _record(cfg, catalog.SLO_ERROR_BUDGET)
+    assert '0.001 * service:sre_service:info{service="api-service"}' in budget  # 99.9
+    assert "0.005 * service:sre_service:info{" in budget  # 99.5
+    assert '0.01 * service:sre_service:info{service="agent-worker"}' in budget  # 99.0
     assert "0.000999" not in text and "0.00999" not in text
 
 
@@ -183,8 +189,19 @@ def test_slo_budget_for_other_targets(cfg: Config, availability: str, budget: st
     changed = dataclasses.replace(
         cfg, services=(dataclasses.replace(api, slo=SLO(Decimal(availability))),)
     )
-    exprs = [r.expr for r in records(changed) if r.record == catalog.SLO_ERROR_BUDGET]
-    assert exprs == [f"vector({budget})"]
+    assert _record(changed, catalog.SLO_ERROR_BUDGET) == f"{budget} * {catalog.SERVICE_INFO}"
+
+
+def test_one_rule_covers_every_service(cfg: Config) -> None:
+    # No rule names a service: each joins the per-service series of rules/thresholds.py.
+    for group in all_groups(cfg):
+        if group.file == "thresholds":
+            continue
+        for rule in group.rules:
+            for service in cfg.services:
+                assert service.name not in rule.expr, f"{rule.name} names {service.name}"
+    assert len(named(cfg, "ServiceHighErrorRate")) == 1
+    assert len(named(cfg, "ServiceHighLatency")) == 1
 
 
 def test_burn_rate_alerts_follow_the_workbook_table(cfg: Config) -> None:
@@ -223,10 +240,10 @@ def test_node_thresholds_follow_config(cfg: Config) -> None:
 
 
 def test_error_rate_threshold_comes_from_rollback_else_defaults(cfg: Config) -> None:
-    by_service = {a.labels["service"]: a for a in named(cfg, "ServiceHighErrorRate")}
-    assert set(by_service) == {s.name for s in cfg.services}
-    assert "> 0.05\n" in by_service["agent-worker"].expr  # no rollback: the default
-    assert by_service["agent-worker"].for_ == Duration.parse("2m")
+    (alert,) = named(cfg, "ServiceHighErrorRate")
+    assert alert.for_ == Duration.parse("2m") and alert.labels["for"] == "2m"
+    # Every service on the defaults (no rollback: 0.05, 2m, 0.1 req/s): one class, no names.
+    assert _record(cfg, catalog.ERROR_RATIO_THRESHOLD) == f"0.05 * {catalog.SERVICE_INFO}"
     api = cfg.service("api-service")
     assert api.rollback is not None
     strict = dataclasses.replace(
@@ -236,17 +253,32 @@ def test_error_rate_threshold_comes_from_rollback_else_defaults(cfg: Config) -> 
         ),
     )
     changed = dataclasses.replace(cfg, services=(strict, *cfg.services[1:]))
-    alert = {a.labels["service"]: a for a in named(changed, "ServiceHighErrorRate")}["api-service"]
-    assert '{service="api-service"} > 0.02\n' in alert.expr
-    assert alert.expr.endswith("> 3")
-    assert alert.for_ == Duration.parse("5m")
+    info = catalog.SERVICE_INFO
+    only, others = '{service="api-service"}', '{service!="api-service"}'
+    assert _record(changed, catalog.ERROR_RATIO_THRESHOLD) == (
+        f"(0.05 * {info}{others}\nor 0.02 * {info}{only})"
+    )
+    assert _record(changed, catalog.MIN_REQUEST_RATE_THRESHOLD) == (
+        f"(0.1 * {info}{others}\nor 3 * {info}{only})"
+    )
+    assert _record(changed, catalog.ERROR_RATIO_FOR) == (
+        f"(120 * {info}{others}\nor 300 * {info}{only})"
+    )
+    # One rule per distinct `for`, told apart by a `for` label.
+    by_for = {a.labels["for"]: a for a in named(changed, "ServiceHighErrorRate")}
+    assert set(by_for) == {"2m", "5m"}
+    assert by_for["5m"].for_ == Duration.parse("5m")
+    assert by_for["5m"].expr.endswith(f"{catalog.ERROR_RATIO_FOR} == 300")
 
 
 def test_latency_sla_comes_from_rollback_else_slo(cfg: Config) -> None:
-    by_service = {a.labels["service"]: a.expr for a in named(cfg, "ServiceHighLatency")}
-    assert by_service["api-service"].endswith("> 1")  # rollback SLA 1.0, not SLO 0.5
-    assert by_service["web-frontend"].endswith("> 0.8")  # SLO latency
-    assert "agent-worker" not in by_service  # neither
+    sla = _record(cfg, catalog.LATENCY_THRESHOLD)
+    assert f'1 * {catalog.SERVICE_INFO}{{service="api-service"}}' in sla  # rollback 1.0, not 0.5
+    assert f'0.8 * {catalog.SERVICE_INFO}{{service="web-frontend"}}' in sla  # SLO latency
+    assert "agent-worker" not in sla  # neither
+    assert _record(cfg, catalog.LATENCY_FOR) == (
+        f'120 * {catalog.SERVICE_INFO}{{service!="agent-worker"}}'
+    )
 
 
 def test_queue_thresholds_follow_config(cfg: Config) -> None:
