@@ -81,7 +81,7 @@ def service_variable(*, multi: bool = True, source: str = catalog.REQUEST_RATE) 
 
 
 def datasource(cfg: Config) -> dict[str, str]:
-    return {"type": "prometheus", "uid": cfg.prometheus.datasource_uid}
+    return {"type": "prometheus", "uid": cfg.needs_prometheus().datasource_uid}
 
 
 def ownership_tag(cfg: Config) -> str:

@@ -30,7 +30,7 @@ class AlertFactory:
     cfg: Config
 
     def runbook_url(self, name: str) -> str:
-        base = self.cfg.runbooks.base_url
+        base = self.cfg.needs_runbooks().base_url
         return f"{base}{'' if base.endswith('/') else '/'}{name}.md"
 
     def dashboard_url(self, slug: str | None) -> str | None:

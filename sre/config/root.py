@@ -27,11 +27,24 @@ from sre.config.validators import (
 )
 
 
+class MissingSection(ValueError):
+    """A section the caller needs is absent from the config (the message names it)."""
+
+    def __init__(self, section: str) -> None:
+        super().__init__(f"{section}: missing required section (python -m sre.render needs it)")
+
+
 @dataclass(frozen=True)
 class Config:
     system: str = key("short name used in titles, uids and group names", check=dns_name)
-    prometheus: PrometheusConfig = key("the Prometheus the rules and dashboards use")
-    runbooks: RunbooksConfig = key("where every alert's runbook link points")
+    prometheus: PrometheusConfig | None = key(
+        "the Prometheus the rules, dashboards and rollback triggers use; required by "
+        "`python -m sre.render`; unset: the daemon runs without auto-rollback",
+        None,
+    )
+    runbooks: RunbooksConfig | None = key(
+        "where every alert's runbook link points; required by `python -m sre.render`", None
+    )
     environment: str = key("added as the `environment` label to every alert", "production")
     alertmanager: AlertmanagerConfig | None = key(
         "silences from Slack and reconcile; unset: both off", None
@@ -82,6 +95,15 @@ class Config:
             problems.append(("cost", "needs an aws section (region, endpoint_url)"))
         if self.backups and self.aws is None:
             problems.append(("backups", "needs an aws section (region, endpoint_url)"))
+        if self.prometheus is None:
+            for i, svc in enumerate(self.services):
+                if getattr(svc, "rollback", None) is not None:
+                    problems.append(
+                        (
+                            f"services[{i}].rollback",
+                            "needs a prometheus section (its triggers query Prometheus)",
+                        )
+                    )
         return problems
 
     def _probe_key_problems(self) -> list[tuple[str, str]]:
@@ -142,6 +164,21 @@ class Config:
                     )
                 )
         return problems
+
+    def for_rendering(self) -> list[str]:
+        """The sections ``python -m sre.render`` needs that this config lacks."""
+        return [name for name in ("prometheus", "runbooks") if getattr(self, name) is None]
+
+    def needs_prometheus(self) -> PrometheusConfig:
+        """The prometheus section, for code that cannot do without it (rendering)."""
+        if self.prometheus is None:
+            raise MissingSection("prometheus")
+        return self.prometheus
+
+    def needs_runbooks(self) -> RunbooksConfig:
+        if self.runbooks is None:
+            raise MissingSection("runbooks")
+        return self.runbooks
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)

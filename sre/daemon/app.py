@@ -116,7 +116,7 @@ def build_features(p: Parts) -> list[Feature]:
         on_start=p.on_probe_start,
     )
     rollback: RollbackFeature | None = None
-    if any(s.rollback is not None for s in cfg.services):
+    if cfg.prometheus is not None and any(s.rollback is not None for s in cfg.services):
         prometheus = PrometheusClient(cfg.prometheus.url, p.session)
         kubectl, helm = Kubectl(), Helm()
         rollback = RollbackFeature(

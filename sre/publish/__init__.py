@@ -44,7 +44,7 @@ def publish(
                 cfg.grafana, cfg.system, out_dir, dry_run=dry_run, prune=prune, message=message
             )
         )
-    if cfg.prometheus.rules_dir is None:
+    if cfg.needs_prometheus().rules_dir is None:
         print(
             "rules: prometheus.rules_dir is not set; rules ship as PrometheusRule objects "
             "(kubectl apply -k deploy/)"
@@ -248,8 +248,9 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def _rules(cfg: Config, out_dir: Path, dry_run: bool) -> int:
-    assert cfg.prometheus.rules_dir is not None
-    dest = Path(cfg.prometheus.rules_dir)
+    prom = cfg.needs_prometheus()
+    assert prom.rules_dir is not None
+    dest = Path(prom.rules_dir)
     files = sorted((out_dir / "rules").glob("*.yaml"))
     if not files:
         print(f"rules: error: no rule files in {out_dir / 'rules'}: run python -m sre.render first")
@@ -271,8 +272,8 @@ def _rules(cfg: Config, out_dir: Path, dry_run: bool) -> int:
         print(f"  {'write':<9} {path.name} ({state})")
     for name in stale:
         print(f"  {'remove':<9} {name} (no longer rendered)")
-    if cfg.prometheus.reload:
-        print(f"  {'reload':<9} {cfg.prometheus.url}/-/reload, then check every group loaded")
+    if prom.reload:
+        print(f"  {'reload':<9} {prom.url}/-/reload, then check every group loaded")
     if dry_run:
         return 0
     # What each file held before, so a reload that Prometheus rejects can be undone: a bad
@@ -288,12 +289,12 @@ def _rules(cfg: Config, out_dir: Path, dry_run: bool) -> int:
     except OSError as err:
         print(f"rules: error: cannot write to {dest}: {err.strerror or err}")
         return 1
-    if not cfg.prometheus.reload:
+    if not prom.reload:
         print(
             "rules: written; prometheus.reload is off, so Prometheus reads them on its next reload"
         )
         return 0
-    return asyncio.run(_reload(cfg.prometheus.url, groups, dest, before))
+    return asyncio.run(_reload(prom.url, groups, dest, before))
 
 
 def _read(path: Path) -> bytes | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sre.clients import ClientError
 from sre.config import Config, ConfigError, load_config
+from sre.config.loader import Problem as ConfigProblem
 from sre.render import content, engine, writer
 from sre.render.problems import AMTOOL_CHECKS, PROMTOOL_CHECKS, Problem
 from sre.render.summary import problem_list, summary
@@ -171,7 +172,7 @@ def run(
         loaded.groups,
         runbooks=content.runbook_names(runbook_dir),
         texts=loaded.texts,
-        datasource_uid=cfg.prometheus.datasource_uid,
+        datasource_uid=cfg.needs_prometheus().datasource_uid,
     )
     try:
         writer.write(out, rendered.files)
@@ -206,6 +207,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         cfg = load_config(args.config)
+        if missing := cfg.for_rendering():
+            # The daemon runs without these; rendering cannot (datasource, runbook links).
+            problems = [
+                ConfigProblem(name, "missing required section (rendering needs it)")
+                for name in missing
+            ]
+            raise ConfigError(args.config, problems)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -159,11 +159,11 @@ def prometheus_config(cfg: Config, *, rule_files: str = "../rules/*.yaml") -> di
     """A prometheus.yaml: itself, every service and exporter (static targets where
     sre.yaml lists them, else file discovery under targets/<name>.json), the SRE daemon,
     the rule files and Alertmanager."""
-    every = str(cfg.prometheus.scrape_interval)
+    every = str(cfg.needs_prometheus().scrape_interval)
     jobs: list[dict[str, Any]] = [
         {
             "job_name": "prometheus",
-            "static_configs": [{"targets": [_host_port(cfg.prometheus.url)]}],
+            "static_configs": [{"targets": [_host_port(cfg.needs_prometheus().url)]}],
         }
     ]
     for target in targets(cfg):

@@ -20,7 +20,7 @@ from sre.render import alertmanager
 
 def values(cfg: Config, alerts: Collection[str]) -> dict[str, Any]:
     k8s = cfg.kubernetes
-    spec: dict[str, Any] = {"retention": str(cfg.prometheus.retention)}
+    spec: dict[str, Any] = {"retention": str(cfg.needs_prometheus().retention)}
     for kind, labels in (
         ("rule", k8s.rule_labels),
         ("serviceMonitor", k8s.monitor_labels),

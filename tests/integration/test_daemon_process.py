@@ -35,14 +35,14 @@ def test_help_lists_the_flags(tmp_path: Path) -> None:
 
 def test_bad_config_exits_2_listing_every_problem(tmp_path: Path) -> None:
     config = base_config(tmp_path)
-    del config["prometheus"]
+    del config["system"]
     config["daemon"]["listen"] = "nowhere"
     config["services"][0]["health"] = {"url": "ftp://x", "interval": "2x"}
     daemon = DaemonProcess(tmp_path, config)
     assert daemon.wait() == 2
     out = daemon.output()
     for path in (
-        "prometheus",
+        "system",
         "daemon.listen",
         "services[0].health.url",
         "services[0].health.interval",
@@ -53,6 +53,18 @@ def test_bad_config_exits_2_listing_every_problem(tmp_path: Path) -> None:
     missing.config_path.unlink()
     assert missing.wait() == 2
     assert "cannot read" in missing.output()
+
+
+def test_a_daemon_only_config_needs_no_prometheus_or_runbooks(tmp_path: Path) -> None:
+    config = base_config(tmp_path)
+    del config["prometheus"], config["runbooks"]
+    daemon = DaemonProcess(tmp_path, config)
+    try:
+        daemon.wait_ready()
+        assert daemon.get("/readyz") == (200, "ready\n")
+    finally:
+        assert daemon.stop() == 0
+    assert "Traceback" not in daemon.output()
 
 
 def test_endpoints_then_sigterm_then_restart_keeps_state(tmp_path: Path) -> None:

@@ -110,16 +110,33 @@ def test_unknown_key_without_close_match_has_no_hint(raw: dict[str, Any]) -> Non
 
 def test_missing_required_and_wrong_types(raw: dict[str, Any]) -> None:
     data = copy.deepcopy(raw)
-    del data["prometheus"]
+    del data["system"]
     data["services"][0]["namespace"] = 7
     data["services"][0]["health"]["tls_verify"] = "yes"
     data["slack"]["routes"] = "#alerts"
     assert problems_of(data) == [
-        "prometheus: missing required key",
+        "system: missing required key",
         "services[0].namespace: expected a string, got a number",
         "services[0].health.tls_verify: expected true or false, got 'yes'",
         "slack.routes: expected a list, got a string",
     ]
+
+
+def test_prometheus_and_runbooks_are_optional_for_the_daemon_not_for_rollback(
+    raw: dict[str, Any],
+) -> None:
+    data = copy.deepcopy(raw)
+    del data["prometheus"], data["runbooks"]
+    with_rollback = [i for i, s in enumerate(data["services"]) if "rollback" in s]
+    assert with_rollback, "the example config should show a rollback block"
+    assert problems_of(data) == [
+        f"services[{i}].rollback: needs a prometheus section (its triggers query Prometheus)"
+        for i in with_rollback
+    ]
+    for service in data["services"]:
+        service.pop("rollback", None)
+    cfg = parse_config(data)
+    assert cfg.prometheus is None and cfg.for_rendering() == ["prometheus", "runbooks"]
 
 
 def test_cross_field_rules(raw: dict[str, Any]) -> None:

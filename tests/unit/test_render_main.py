@@ -231,3 +231,17 @@ def test_unwritable_output_is_a_message(tmp_path: Path, capsys: pytest.CaptureFi
     assert capsys.readouterr().err == (
         f"error: cannot write {blocker}: Not a directory ({blocker}/dashboards)\n"
     )
+
+
+def test_a_daemon_only_config_is_a_clear_render_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The daemon runs with neither section; the render cannot (datasource, runbook links).
+    path = tmp_path / "sre.yaml"
+    path.write_text("system: demo\nservices: [{name: api, namespace: demo}]\n")
+    assert cli.main(["--config", str(path), "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}: 2 problems\n"), err
+    assert "  - prometheus: missing required section (rendering needs it)" in err
+    assert "  - runbooks: missing required section (rendering needs it)" in err
+    assert not (tmp_path / "b").exists()
