@@ -303,6 +303,8 @@ class FakeSlack:
             message.updates.append(body)
             return {"ok": True, "channel": channel, "ts": message.ts, "text": body.get("text")}
         if method == "chat.postEphemeral":
+            if not body.get("user"):
+                return {"ok": False, "error": "invalid_arguments"}
             return {"ok": True, "message_ts": f"{time.time():.6f}"}
         if method in ("conversations.history", "conversations.replies"):
             return self._read(method, channel, body)

@@ -55,6 +55,8 @@ def lane_of(item: OutboxItem) -> str:
     payload = item.payload if isinstance(item.payload, dict) else {}
     if item.topic == NOTICE_TOPIC:
         return f"n:{payload.get('thread_key') or item.key}"
+    if payload.get("kind") == "reply":
+        return f"u:{payload.get('user')}"
     if "digest_id" in payload:
         return f"d:{payload['digest_id']}"
     return f"g:{payload.get('group_key')}"
