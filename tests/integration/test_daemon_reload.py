@@ -111,6 +111,9 @@ def test_sighup_and_the_reload_endpoint_switch_config_and_keep_a_bad_one_out(
                 timeout=30,
             )
             assert daemon.get("/readyz") == (200, "ready\n")
+            metrics = daemon.get("/metrics")[1]
+            assert 'sre_config_reloads_total{result="success"} 2.0' in metrics  # SIGHUP + POST
+            assert 'sre_config_reloads_total{result="failure"} 3.0' in metrics  # YAML x2, listen
         finally:
             assert daemon.stop() == 0
     log = daemon.output()
