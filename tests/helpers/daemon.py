@@ -88,10 +88,15 @@ class DaemonProcess:
             return err.code, err.read().decode()
 
     def request(
-        self, method: str, path: str, body: bytes = b"", token: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, str]:
         """Any request, with ``Authorization: Bearer token`` when given; (status, text)."""
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
         req = urllib.request.Request(
             self.url(path), data=body or None, method=method, headers=headers
         )
