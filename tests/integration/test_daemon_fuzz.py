@@ -87,10 +87,10 @@ action_payloads = st.fixed_dictionaries(
         ),
     },
 )
-action_requests = st.tuples(
-    st.sampled_from(["signed", "bad-signature", "long-timestamp", "no-headers"]),
-    action_payloads.map(lambda p: b"payload=" + json.dumps(p).encode()) | st.binary(max_size=200),
+action_bodies = action_payloads.map(lambda p: b"payload=" + json.dumps(p).encode()) | st.binary(
+    max_size=200
 )
+KINDS = ("signed", "bad-signature", "long-timestamp", "no-headers")  # taken in turn
 
 
 def collect(strategy: Any, count: int) -> list[Any]:
@@ -124,7 +124,7 @@ def outbox_states(state_db: Path) -> dict[str, int]:
 
 def test_hostile_input_gets_no_5xx_and_nothing_accepted_is_dropped(tmp_path: Path) -> None:
     webhooks = collect(webhook_bodies, 300)
-    actions = collect(action_requests, 200)
+    actions = [(KINDS[i % len(KINDS)], b) for i, b in enumerate(collect(action_bodies, 200))]
     # No rate limit on this Slack: the daemon's own pacing still applies, and accepted
     # groups in one channel go out as a digest when they pile up.
     with FakeSlack(post_per_second=None, tier3_per_minute=None) as slack:
@@ -148,7 +148,7 @@ def test_hostile_input_gets_no_5xx_and_nothing_accepted_is_dropped(tmp_path: Pat
             assert max(hooks | presses) < 500, (hooks, presses)
             # Both sides of the line were exercised.
             assert hooks[200] >= 20 and hooks[400] >= 100, hooks
-            assert presses[200] >= 20 and presses[401] >= 100, presses
+            assert presses[200] >= 10 and presses[401] >= 100, presses
             # Everything accepted reaches Slack: the outbox drains, nothing failed.
             deadline = time.monotonic() + 120
             while daemon.metric("sre_outbox_pending") != 0:
