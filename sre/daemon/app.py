@@ -26,6 +26,7 @@ from sre.config import AwsConfig, Config
 from sre.features.alerts.feature import AlertsFeature, slack_poster
 from sre.features.backups.feature import BackupsFeature
 from sre.features.cost.feature import CostFeature
+from sre.features.heartbeat.feature import HeartbeatFeature, pagerduty_client
 from sre.features.probes.engine import StartHook
 from sre.features.probes.feature import ProbesFeature
 from sre.features.rollback.feature import RollbackFeature
@@ -59,6 +60,7 @@ class Parts:
     env: Mapping[str, str]
     insecure_dev: bool = False
     on_probe_start: StartHook | None = None
+    started_at: float | None = None  # when the process started (a reload keeps it)
 
 
 FeatureBuilder = Callable[[Parts], list[Feature]]
@@ -170,4 +172,20 @@ def build_features(p: Parts) -> list[Feature]:
         features.append(backups)
     if rollback is not None:
         features.append(rollback)
+    if am is not None and am.heartbeat is not None:
+        heartbeat = HeartbeatFeature(
+            am.heartbeat,
+            cfg.daemon,
+            pagerduty=pagerduty_client(am.heartbeat, p.env, p.session, insecure_dev=p.insecure_dev),
+            store=p.store,
+            notices=p.notices,
+            registry=p.registry,
+            clock=p.clock,
+            env=p.env,
+            system=cfg.system,
+            environment=cfg.environment,
+            watched_since=p.started_at,
+            insecure_dev=p.insecure_dev,
+        )
+        features.append(heartbeat)
     return features
