@@ -29,6 +29,8 @@ from sre.features.cost.feature import CostFeature
 from sre.features.heartbeat.feature import HeartbeatFeature, pagerduty_client
 from sre.features.probes.engine import StartHook
 from sre.features.probes.feature import ProbesFeature
+from sre.features.retention.feature import RetentionFeature
+from sre.features.retention.window import rules_window
 from sre.features.rollback.feature import RollbackFeature
 from sre.features.rollback.targets import target_for
 from sre.features.rollback.triggers import Triggers
@@ -69,6 +71,8 @@ FeatureBuilder = Callable[[Parts], list[Feature]]
 def section_notes(cfg: Config) -> list[str]:
     """One line per absent optional section: what it switches off."""
     notes = []
+    if cfg.prometheus is None:
+        notes.append("prometheus: section absent, retention check and auto-rollback off")
     if cfg.alertmanager is None:
         notes.append("alertmanager: section absent, silences and alert reconcile off")
     if cfg.slack is None:
@@ -172,6 +176,15 @@ def build_features(p: Parts) -> list[Feature]:
         features.append(backups)
     if rollback is not None:
         features.append(rollback)
+    if cfg.prometheus is not None:
+        longest, unknown_because = rules_window(cfg)
+        retention = RetentionFeature(
+            PrometheusClient(cfg.prometheus.url, p.session),
+            longest,
+            unknown_because=unknown_because,
+            registry=p.registry,
+        )
+        features.append(retention)
     if am is not None and am.heartbeat is not None:
         heartbeat = HeartbeatFeature(
             am.heartbeat,
