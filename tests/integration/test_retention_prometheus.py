@@ -116,6 +116,9 @@ def test_the_daemon_checks_at_start_and_survives_no_answer(tmp_path: Path) -> No
     lines = [line for line in daemon.output().splitlines() if "retention check" in line]
     assert len(lines) == 1 and "WARNING" in lines[0], daemon.output()
     assert "keeps 15d" in lines[0] and "read up to 30d" in lines[0]
+    page = (Path(__file__).resolve().parents[2] / "docs" / "alerting-pipeline.md").read_text()
+    shown = next(x for x in page.splitlines() if x.startswith("WARNING sre.features.retention"))
+    assert lines[0].endswith(shown.removeprefix("WARNING").strip())  # the documented line
 
     gone = f"http://127.0.0.1:{free_port()}"
     config = base_config(tmp_path / "two", prometheus={"url": gone}, services=SERVICES)
