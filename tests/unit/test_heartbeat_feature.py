@@ -352,3 +352,32 @@ async def test_without_a_routing_key_only_slack_is_told(tmp_path: Path) -> None:
         assert [n["key"] for n in run.notices()] == ["heartbeat.missing:1"]
         assert "PagerDuty" not in run.notices()[0]["text"]
         assert run.store.outbox_pending([TOPIC]) == []
+
+
+@synchronously
+async def test_delivered_pagerduty_events_are_pruned_after_30_days(
+    tmp_path: Path, pd: FakePagerDuty
+) -> None:
+    clock = FixedClock(NOW)
+    async with running(tmp_path, clock, pd) as run:
+        clock.now += SILENCE + 1
+        await run.feature.check()  # trigger sent; the first prune of this process
+        await run.beat()
+        await run.feature.check()  # resolve sent
+        pd.wait_for(lambda s: len(s.accepted()) == 2)
+        rows = "SELECT status FROM outbox WHERE topic = :t"
+
+        def kept() -> list[str]:
+            with run.store.transaction() as tx:
+                return [r["status"] for r in tx.all(rows, {"t": TOPIC})]
+
+        assert kept() == ["delivered", "delivered"]
+        for _ in range(30):  # a day apart, heartbeats on time: pruned when 30 days old
+            clock.now += 86400
+            await run.beat()
+            await run.feature.check()
+        assert kept() == ["delivered", "delivered"]
+        clock.now += 86400
+        await run.beat()
+        await run.feature.check()
+        assert kept() == []

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 TOPIC = "heartbeat.pagerduty"
 BACKOFF = Backoff(base=2.0, cap=300.0)
 DELIVERED_KEEP_SECONDS = 30 * 86400
+PRUNE_EVERY = 3600.0
 
 
 class Pager:
@@ -41,6 +42,7 @@ class Pager:
         self.metrics = metrics
         self.clock = clock
         self._lock = asyncio.Lock()  # one round at a time: the receiver and the job both call
+        self._pruned_at = float("-inf")
 
     def queue(self, event: dict[str, object]) -> None:
         """Blocking, inside the caller's store transaction (the outbox row commits with it)."""
@@ -79,5 +81,9 @@ class Pager:
             return sent
 
     async def prune(self) -> int:
-        before = self.clock() - DELIVERED_KEEP_SECONDS
-        return await self.store.run(self.store.outbox_prune, [TOPIC], before)
+        """Drop events delivered over 30 days ago; at most hourly (the check runs often)."""
+        now = self.clock()
+        if now - self._pruned_at < PRUNE_EVERY:
+            return 0
+        self._pruned_at = now
+        return await self.store.run(self.store.outbox_prune, [TOPIC], now - DELIVERED_KEEP_SECONDS)
