@@ -239,4 +239,37 @@ DAEMON_METRICS = {
     "sre_backup_size_bytes": ("gauge", "backup", "Size of the newest backup."),
     "sre_backup_verification_success": ("gauge", "backup, step", "1 if a check step passed."),
     "sre_backup_restore_duration_seconds": ("gauge", "backup", "Last restore test time (RTO)."),
+    # the dead man's switch (alertmanager.heartbeat)
+    "sre_heartbeat_last_seen_timestamp_seconds": (
+        "gauge",
+        "",
+        "When Alertmanager last delivered the Watchdog heartbeat.",
+    ),
+    "sre_heartbeat_missing": (
+        "gauge",
+        "",
+        "1 while no heartbeat arrived for longer than max_silence (Slack and PagerDuty told).",
+    ),
+    "sre_heartbeats_received_total": ("counter", "", "Heartbeat webhooks accepted."),
+    "sre_pagerduty_events_total": (
+        "counter",
+        "action, result",
+        "PagerDuty Events v2 sends by action (trigger, resolve) and result (accepted or why not).",
+    ),
+    # the start-up retention check (prometheus section)
+    "sre_prometheus_retention_seconds": (
+        "gauge",
+        "",
+        "The time retention Prometheus reports (/api/v1/status/runtimeinfo).",
+    ),
+    "sre_rules_longest_window_seconds": (
+        "gauge",
+        "",
+        "The most history any rule reads (longest range plus offset).",
+    ),
+    "sre_prometheus_retention_short": (
+        "gauge",
+        "",
+        "1 when Prometheus keeps less history than the rules read, 0 when enough.",
+    ),
 }

@@ -38,24 +38,39 @@ class PrometheusClient:
         self._base = base_url.rstrip("/")
         self._session = session
 
+    @property
+    def base_url(self) -> str:
+        return self._base
+
     async def _request(
-        self, method: str, path: str, params: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        timeout: aiohttp.ClientTimeout | None = None,
     ) -> tuple[int, str]:
+        extra = {"timeout": timeout} if timeout is not None else {}
         return await exchange(
             self._session,
             method,
             f"{self._base}{path}",
             system=f"Prometheus at {self._base}",
             params=params,
+            **extra,
         )
 
     async def _get_api(
-        self, path: str, params: dict[str, str] | None = None, *, failed: str = "bad_response"
+        self,
+        path: str,
+        params: dict[str, str] | None = None,
+        *,
+        failed: str = "bad_response",
+        timeout: aiohttp.ClientTimeout | None = None,
     ) -> Any:
         """The ``data`` of a JSON API answer. An answer that is not ``success`` raises with
         reason ``failed`` (queries pass ``query_error``); one that is not JSON at all is a
         ``bad_response`` (a proxy's error page, say)."""
-        status, text = await self._request("GET", path, params)
+        status, text = await self._request("GET", path, params, timeout)
         try:
             body = json.loads(text)
         except ValueError:
@@ -88,6 +103,17 @@ class PrometheusClient:
         raise ClientError(
             "reload_failed", f"Prometheus rejected the reload: {detail}", retryable=False
         )
+
+    # ------------------------------------------------------------------ status
+
+    async def runtime_info(self, timeout: float = 10.0) -> dict[str, Any]:
+        """``/api/v1/status/runtimeinfo``: ``storageRetention`` (``"15d"``, ``"10d or
+        10GiB"``), ``startTime``, ``reloadConfigSuccess`` and the rest, as Prometheus says."""
+        path = "/api/v1/status/runtimeinfo"
+        data = await self._get_api(path, timeout=aiohttp.ClientTimeout(total=timeout))
+        if not isinstance(data, dict):
+            raise ClientError("bad_response", f"{path}: data is not an object", retryable=False)
+        return data
 
     # ------------------------------------------------------------------ rules
 

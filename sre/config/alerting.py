@@ -21,6 +21,7 @@ _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _SECRET_PART = re.compile(r"[a-z0-9]([-a-z0-9._]*[a-z0-9])?")
 _MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(".*"|[^"\s]*)\s*$')
 _CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d|24:00")
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 _WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 
 
@@ -294,6 +295,11 @@ class Heartbeat:
         "variable holding a PagerDuty Events v2 routing key the daemon also pages",
         None,
         check=v.env_name,
+    )
+    pagerduty_url: str = key(
+        "the Events API v2 endpoint the daemon pages (a local one in tests)",
+        PAGERDUTY_EVENTS_URL,
+        check=v.url,
     )
 
     def _problems(self) -> list[tuple[str, str]]:

@@ -26,8 +26,11 @@ from sre.config import AwsConfig, Config
 from sre.features.alerts.feature import AlertsFeature, slack_poster
 from sre.features.backups.feature import BackupsFeature
 from sre.features.cost.feature import CostFeature
+from sre.features.heartbeat.feature import HeartbeatFeature, pagerduty_client
 from sre.features.probes.engine import StartHook
 from sre.features.probes.feature import ProbesFeature
+from sre.features.retention.feature import RetentionFeature
+from sre.features.retention.window import rules_window
 from sre.features.rollback.feature import RollbackFeature
 from sre.features.rollback.targets import target_for
 from sre.features.rollback.triggers import Triggers
@@ -59,6 +62,7 @@ class Parts:
     env: Mapping[str, str]
     insecure_dev: bool = False
     on_probe_start: StartHook | None = None
+    started_at: float | None = None  # when the process started (a reload keeps it)
 
 
 FeatureBuilder = Callable[[Parts], list[Feature]]
@@ -67,6 +71,8 @@ FeatureBuilder = Callable[[Parts], list[Feature]]
 def section_notes(cfg: Config) -> list[str]:
     """One line per absent optional section: what it switches off."""
     notes = []
+    if cfg.prometheus is None:
+        notes.append("prometheus: section absent, retention check and auto-rollback off")
     if cfg.alertmanager is None:
         notes.append("alertmanager: section absent, silences and alert reconcile off")
     if cfg.slack is None:
@@ -170,4 +176,29 @@ def build_features(p: Parts) -> list[Feature]:
         features.append(backups)
     if rollback is not None:
         features.append(rollback)
+    if cfg.prometheus is not None:
+        longest, unknown_because = rules_window(cfg)
+        retention = RetentionFeature(
+            PrometheusClient(cfg.prometheus.url, p.session),
+            longest,
+            unknown_because=unknown_because,
+            registry=p.registry,
+        )
+        features.append(retention)
+    if am is not None and am.heartbeat is not None:
+        heartbeat = HeartbeatFeature(
+            am.heartbeat,
+            cfg.daemon,
+            pagerduty=pagerduty_client(am.heartbeat, p.env, p.session, insecure_dev=p.insecure_dev),
+            store=p.store,
+            notices=p.notices,
+            registry=p.registry,
+            clock=p.clock,
+            env=p.env,
+            system=cfg.system,
+            environment=cfg.environment,
+            watched_since=p.started_at,
+            insecure_dev=p.insecure_dev,
+        )
+        features.append(heartbeat)
     return features

@@ -102,6 +102,7 @@ class Daemon:
         self.cfg = cfg
         self.config_path = Path(config_path) if config_path is not None else None
         self.clock = clock
+        self.started_at = clock()
         self.registry = registry if registry is not None else CollectorRegistry()
         self.store = open_store(cfg.daemon, clock, exclusive=True)
         self.metrics = CoreMetrics(self.registry, sre.__version__, config_sha256)
@@ -147,6 +148,7 @@ class Daemon:
             env=self.env,
             insecure_dev=self.insecure_dev,
             on_probe_start=self.on_probe_start,
+            started_at=self.started_at,
         )
 
     def _register_jobs(self) -> None:

@@ -6,12 +6,16 @@ routes, the SRE daemon (``python -m sre.daemon``, as a black box) and the local 
 server, with a page that shows the messages. Switches inject errors, latency, a queue
 backlog or a dead service. Ctrl-C stops it all.
 
-Usage: python -m sre.devtools.demo [--workdir .cache/demo] [--ready-file PATH]
+Usage: python -m sre.devtools.demo [--workdir .cache/demo] [--ready-file PATH] [--alert-for 15s]
+
+``--alert-for`` caps every alert's ``for`` in the demo's rendered rules (the expressions,
+routes and inhibitions stay as rendered): alerts arrive in seconds instead of minutes.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import json
 import os
@@ -25,9 +29,11 @@ from typing import Any
 
 import yaml
 
+from sre.config.durations import Duration
 from sre.devtools.fake_slack import FakeSlack
 from sre.devtools.loopback import find_binary, free_port, wait_for_http
 from sre.devtools.synthetic import SyntheticService
+from sre.render.rulefiles import dump_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("api-service", "agent-orchestrator", "agent-worker", "web-frontend")
@@ -112,9 +118,24 @@ def demo_config(work: Path, ports: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def cap_alert_for(rules_dir: Path, cap: Duration) -> int:
+    """Lower every alert's ``for`` above ``cap`` to ``cap`` in the rule files; how many."""
+    changed = 0
+    for path in sorted(rules_dir.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        for group in data.get("groups") or []:
+            for rule in group.get("rules") or []:
+                if "for" in rule and Duration.parse(str(rule["for"])) > cap:
+                    rule["for"] = str(cap)
+                    changed += 1
+        path.write_text(dump_yaml(data))
+    return changed
+
+
 class Demo:
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, alert_for: Duration | None = None) -> None:
         self.work = work
+        self.alert_for = alert_for
         self.procs: list[subprocess.Popen[bytes]] = []
         self.slack = FakeSlack(token=SLACK_TOKEN).start()
         self.services = {name: SyntheticService().__enter__() for name in SERVICES}
@@ -148,11 +169,17 @@ class Demo:
         if render.returncode != 0:
             raise RuntimeError(f"render failed:\n{render.stderr}{render.stdout}")
         build = work / "build"
+        fast: list[str] = []
+        if self.alert_for is not None:
+            cap_alert_for(build / "rules", self.alert_for)
+            # Prometheus' first sends can go before it has found Alertmanager; it re-sends
+            # a firing alert after --rules.alert.resend-delay (1m): in seconds here too.
+            fast = ["--rules.alert.resend-delay=2s"]
         self._spawn(
             "prometheus",
             [find_binary("prometheus"), f"--config.file={build / 'prometheus/prometheus.yaml'}",
              f"--storage.tsdb.path={work / 'prometheus-data'}",
-             f"--web.listen-address=127.0.0.1:{self.ports['prometheus']}"],
+             f"--web.listen-address=127.0.0.1:{self.ports['prometheus']}", *fast],
         )  # fmt: skip
         self._spawn(
             "alertmanager",
@@ -277,6 +304,7 @@ class Demo:
 
     def banner(self) -> str:
         page = f"http://127.0.0.1:{self.ports['page']}"
+        soon = f"~{self.alert_for} (--alert-for)" if self.alert_for else "~2 min"
         return "\n".join(
             [
                 "sre demo is running (Ctrl-C stops it all):",
@@ -286,7 +314,7 @@ class Demo:
                 f"  SRE daemon metrics  http://127.0.0.1:{self.ports['daemon']}/metrics",
                 "Try:",
                 f"  curl {page}/switch/errors/api-service/0.2     # 20% errors: "
-                "ServiceHighErrorRate in ~2 min",
+                f"ServiceHighErrorRate in {soon}",
                 f"  curl {page}/switch/latency/web-frontend/2     # p95 above the SLA",
                 f"  curl {page}/switch/backlog/agent-tasks/5000   # a queue backlog",
                 f"  curl {page}/switch/kill/api-service           # ServiceDown; it inhibits "
@@ -300,6 +328,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sre.devtools.demo", description=__doc__)
     parser.add_argument("--workdir", default=str(ROOT / ".cache" / "demo"))
     parser.add_argument("--ready-file", help="write the ports as JSON here once running")
+    parser.add_argument(
+        "--alert-for",
+        type=Duration.parse,
+        help="cap every alert's `for` at this (e.g. 15s): alerts in seconds, not minutes",
+    )
     args = parser.parse_args(argv)
     work = Path(args.workdir).resolve()
     if work.exists():
@@ -307,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
 
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    demo = Demo(work)
+    demo = Demo(work, args.alert_for)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -323,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     finally:
-        print("stopping...", flush=True)
+        with contextlib.suppress(OSError):  # the terminal may be gone: stop all the same
+            print("stopping...", flush=True)
         demo.stop()
     return 0
 

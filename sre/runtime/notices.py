@@ -69,6 +69,17 @@ class OutboxNotifier:
     def subscribe(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
 
+    def add(self, notice: Notice) -> bool:
+        """Blocking: queue ``notice`` inside the caller's store transaction (the store's
+        typed operations join it), so that it commits with the state change it announces,
+        or not at all. Call :meth:`wake` once that transaction has committed."""
+        return self.store.outbox_add(NOTICE_TOPIC, notice.to_dict(), notice.key) is not None
+
+    def wake(self) -> None:
+        """Tell whoever delivers the outbox that something was queued."""
+        for listener in self._listeners:
+            listener()
+
     async def notify(self, notice: Notice) -> bool:
         queued = await self.store.run(
             self.store.outbox_add, NOTICE_TOPIC, notice.to_dict(), notice.key

@@ -90,8 +90,22 @@ class Alertmanager:
         tmp.mkdir(parents=True, exist_ok=True)
         path = tmp / "alertmanager.yml"
         path.write_text(yaml.safe_dump(config))
+        self._start(tmp, path)
+
+    @classmethod
+    def from_file(cls, tmp: Path, path: Path, port: int | None = None) -> Alertmanager:
+        """An Alertmanager running the configuration at ``path`` (a rendered one, say);
+        ``port`` to start it again where an earlier one listened."""
+        started = cls.__new__(cls)
+        started.port = port or free_port()
+        started.url = f"http://127.0.0.1:{started.port}"
+        started._start(tmp, path)
+        return started
+
+    def _start(self, tmp: Path, path: Path) -> None:
+        tmp.mkdir(parents=True, exist_ok=True)
         self.log_path = tmp / "alertmanager.log"
-        self._log = self.log_path.open("wb")
+        self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [
                 find_binary("prometheus-alertmanager"),

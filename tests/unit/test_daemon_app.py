@@ -115,7 +115,8 @@ def test_jobs_registered_with_the_shared_policy_and_engines_per_interval(tmp_pat
         await daemon.start()
         try:
             jobs = {job.id: job for job in daemon.scheduler.get_jobs()}
-            assert set(jobs) == {"store.maintenance"}  # probes are engines, not jobs
+            # probes are engines, not jobs; the prometheus section adds the retention check
+            assert set(jobs) == {"store.maintenance", "prometheus.retention"}
             job = jobs["store.maintenance"]
             assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, 45)
             engines = next(f for f in daemon.features if f.name == "probes").engines  # type: ignore[attr-defined]
