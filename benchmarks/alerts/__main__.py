@@ -5,13 +5,16 @@ Alertmanager, and the local Slack server (sre/devtools/fake_slack.py) in a child
 of its own so it does not share this process's GIL with the load generator.
 
 1. Ingest: version 4 webhooks (one alert, its own group each) posted open-loop at rising
-   rates for a few seconds per step; per step the achieved rate, p50/p99 response time and
-   the end-to-end latency from sending the webhook to the Slack server receiving the post.
-2. Against Alertmanager's own Slack integration: one Alertmanager with two receivers on
-   the same route (``continue: true``): ``slack_configs`` straight to the Slack server's
-   incoming-webhook URL, and ``webhook_configs`` to the daemon. Alerts are fired through
-   Alertmanager's API; per alert, the time from the API call to the Slack server
-   receiving it on each path, and the daemon path's extra latency.
+   rates for a few seconds per step; per step the achieved rate and p50/p99 response time.
+   (Delivery is paced to Slack's rate, one post a second per channel: how a backlog of
+   thousands of groups reaches Slack is benchmarks/storm's subject, not this one's.)
+2. Against Alertmanager's own Slack integration, on a quiet day: one Alertmanager with two
+   receivers on the same route (``continue: true``): ``slack_configs`` straight to the
+   Slack server's incoming-webhook URL, and ``webhook_configs`` to the daemon. Alerts are
+   fired through Alertmanager's API a little slower than one a second (Slack's rate per
+   channel, which the daemon keeps to and Alertmanager does not); per alert, the time from
+   the API call to the Slack server receiving it on each path, and the daemon path's
+   extra latency.
 """
 
 from __future__ import annotations
@@ -99,7 +102,6 @@ async def ingest_step(url: str, rate: int, first_id: int) -> dict[str, Any]:
         payload = webhook([alert_json(name, fingerprint=f"fp{i}")], group_key=f"g{i}")
         bodies.append((name, json.dumps(payload).encode()))
     latencies: list[float] = []
-    sent_at: dict[str, float] = {}
     errors = 0
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     connector = aiohttp.TCPConnector(limit=256)
@@ -108,7 +110,6 @@ async def ingest_step(url: str, rate: int, first_id: int) -> dict[str, Any]:
         async def one(name: str, body: bytes) -> None:
             nonlocal errors
             started = time.perf_counter()
-            sent_at[name] = time.time()
             try:
                 async with session.post(f"{url}/alertmanager", data=body, headers=headers) as r:
                     await r.read()
@@ -135,19 +136,10 @@ async def ingest_step(url: str, rate: int, first_id: int) -> dict[str, Any]:
         "p50_ms": pct(latencies, 0.5) * 1000,
         "p99_ms": pct(latencies, 0.99) * 1000,
         "errors": errors,
-        "sent_at": sent_at,
     }
 
 
-def end_to_end(sent_at: dict[str, float], seen: dict[str, tuple[str, float]]) -> list[float]:
-    return [
-        seen[f"chat.postMessage:{name}"][1] - t
-        for name, t in sent_at.items()
-        if f"chat.postMessage:{name}" in seen
-    ]
-
-
-async def ingest(url: str, slack: SlackChild) -> list[dict[str, Any]]:
+async def ingest(url: str) -> list[dict[str, Any]]:
     steps = []
     first = 0
     for rate in RATES:
@@ -155,26 +147,13 @@ async def ingest(url: str, slack: SlackChild) -> list[dict[str, Any]]:
         first += int(rate * STEP_SECONDS)
         steps.append(step)
         await asyncio.sleep(0.5)
-    # let delivery drain (bounded), then measure end to end
-    total = first
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        seen = await asyncio.to_thread(slack.first_seen)
-        if sum(k.startswith("chat.postMessage:") for k in seen) >= total:
-            break
-        await asyncio.sleep(1)
-    for step in steps:
-        e2e = end_to_end(step.pop("sent_at"), seen)
-        step["delivered"] = len(e2e)
-        step["e2e_p50_ms"] = pct(e2e, 0.5) * 1000
-        step["e2e_p99_ms"] = pct(e2e, 0.99) * 1000
     return steps
 
 
 # ---------------------------------------------------------------------- 2. vs Alertmanager
 
 
-async def versus_alertmanager(tmp: Path, slack: SlackChild, count: int = 100) -> dict[str, Any]:
+async def versus_alertmanager(tmp: Path, slack: SlackChild, count: int = 40) -> dict[str, Any]:
     daemon_port = free_port()
     receivers = [
         {
@@ -220,7 +199,7 @@ async def versus_alertmanager(tmp: Path, slack: SlackChild, count: int = 100) ->
                 fired[name] = time.time()
                 async with session.post(f"{am.url}/api/v2/alerts", json=alert) as r:
                     await r.read()
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(1.1)  # under Slack's 1 post/s per channel
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             seen = await asyncio.to_thread(slack.first_seen)
@@ -257,7 +236,7 @@ def main() -> int:
         (tmp / "d1").mkdir()
         proc, url = start_daemon(tmp / "d1", slack, None)
         try:
-            steps = asyncio.run(ingest(url, slack))
+            steps = asyncio.run(ingest(url))
         finally:
             proc.terminate()
             proc.wait(30)
@@ -266,15 +245,12 @@ def main() -> int:
         "1. ingest: POST /alertmanager, one alert per webhook, open loop, "
         f"{STEP_SECONDS:.0f}s per step"
     )
-    print(
-        f"{'target/s':>9} {'achieved/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
-        f"{'e2e p50 ms':>11} {'e2e p99 ms':>11}"
-    )
+    print(f"{'target/s':>9} {'achieved/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     sustained = None
     for s in steps:
         print(
             f"{s['rate']:>9} {s['achieved']:>11.0f} {s['p50_ms']:>8.2f} {s['p99_ms']:>8.2f} "
-            f"{s['errors']:>7} {s['e2e_p50_ms']:>11.1f} {s['e2e_p99_ms']:>11.1f}"
+            f"{s['errors']:>7}"
         )
         # Sustained = kept up with the offered rate, without errors, within the p99 budget.
         kept_up = s["errors"] == 0 and s["achieved"] >= 0.95 * s["rate"]
