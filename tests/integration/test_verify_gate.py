@@ -1,0 +1,198 @@
+"""The deploy gate end to end: ``python -m sre.daemon verify`` as a process, against a REAL
+Prometheus scraping a synthetic service every second. Short windows (seconds) so that the
+scenarios run side by side in about 15 s:
+
+============ ======================================= =========================================
+service      traffic                                  expected
+============ ======================================= =========================================
+clean        20 rps, no errors, healthy               exit 0 after the whole window
+errors       20% 5xx                                   exit 1 at the first evaluation
+unhealthy    clean traffic, health probe answers 500   exit 1 (health trigger)
+idle         no requests                               exit 3, "no traffic"
+clean        ... with its Prometheus stopped mid-way   exit 3, "Prometheus unreachable at ..."
+============ ======================================= =========================================
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sre.devtools.synthetic import Prometheus, SyntheticService
+from tests.helpers.daemon import ROOT
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+FOR, RATE_WINDOW, INTERVAL = 4, 3, 1  # seconds: the first evaluation comes after FOR + RATE_WINDOW
+WINDOW = 12
+
+
+def config(prometheus_url: str, syn: SyntheticService) -> dict[str, Any]:
+    def service(name: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "namespace": "ns",
+            "health": {
+                "url": f"http://{syn.target}/healthz/{name}",
+                "interval": "1s",
+                "timeout": "1s",
+            },
+            "rollback": {
+                "target": {"kind": "command", "argv": ["/bin/false"]},
+                "error_rate_above": 0.05,
+                "latency_p95_above_seconds": 1.0,
+                "health_failures": 3,
+                "for": f"{FOR}s",
+            },
+        }
+
+    return {
+        "system": "itest",
+        "prometheus": {"url": prometheus_url},
+        "services": [service(n) for n in ("clean", "errors", "unhealthy", "idle")],
+        "daemon": {
+            "rollbacks": {
+                "interval": f"{INTERVAL}s",
+                "rate_window": f"{RATE_WINDOW}s",
+                "step": "1s",
+            }
+        },
+    }
+
+
+def has_data(prometheus_url: str, service: str) -> bool:
+    query = f'rate(http_requests_total{{service="{service}"}}[{RATE_WINDOW}s])'
+    url = f"{prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return '"result":[]' not in resp.read().decode()
+
+
+def wait_for_data(prometheus_url: str, services: list[str]) -> None:
+    """Samples before the start cover the first evaluation's rate window."""
+    deadline = time.monotonic() + 30
+    while not all(has_data(prometheus_url, s) for s in services):
+        assert time.monotonic() < deadline, "Prometheus has no data from the synthetic service"
+        time.sleep(0.5)
+    time.sleep(RATE_WINDOW)
+
+
+class Gate:
+    def __init__(self, path: Path, service: str, window: int = WINDOW) -> None:
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sre.daemon", "verify", "--config", str(path)]
+            + ["--service", service, "--for", f"{window}s"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def result(self) -> tuple[int, str, str, float]:
+        out, err = self.proc.communicate(timeout=60)
+        return self.proc.returncode, out, err, time.monotonic() - self.started
+
+
+def test_the_gate_passes_fails_and_gives_no_verdict(tmp_path: Path) -> None:
+    with SyntheticService() as syn:
+        syn.set("clean", rps=20.0)
+        syn.set("errors", rps=20.0, error_ratio=0.2)
+        syn.set("unhealthy", rps=20.0, healthy=False)
+        syn.set("idle", rps=0.0)
+        stopped_dir = tmp_path / "stopped"
+        stopped_dir.mkdir()
+        with (
+            Prometheus(tmp_path, [syn.target]) as prom,
+            Prometheus(stopped_dir, [syn.target]) as doomed,
+        ):
+            path = tmp_path / "sre.yaml"
+            path.write_text(yaml.safe_dump(config(prom.url, syn)))
+            doomed_path = tmp_path / "doomed.yaml"
+            doomed_path.write_text(yaml.safe_dump(config(doomed.url, syn)))
+            wait_for_data(prom.url, ["clean", "errors", "unhealthy", "idle"])
+            wait_for_data(doomed.url, ["clean"])
+            gates = {
+                "clean": Gate(path, "clean"),
+                "errors": Gate(path, "errors", window=60),
+                "unhealthy": Gate(path, "unhealthy", window=60),
+                "idle": Gate(path, "idle"),
+                "stopped": Gate(doomed_path, "clean"),
+            }
+            time.sleep(3)
+            doomed.stop()
+            results = {name: gate.result() for name, gate in gates.items()}
+
+    code, out, err, took = results["clean"]
+    assert code == 0, (out, err)
+    assert out.startswith("PASS clean over 12s"), out
+    assert "error_rate pass" in out and "latency pass" in out and "health pass" in out
+    assert took >= WINDOW  # the whole window, not less
+    # Progress lines while it waits: the plan, then one per evaluation.
+    progress = [line for line in err.splitlines() if line.startswith("verify clean:")]
+    assert len(progress) >= WINDOW - (FOR + RATE_WINDOW), err
+
+    code, out, err, took = results["errors"]
+    assert code == 1, (out, err)
+    assert out.startswith("FAIL errors after "), out
+    # One line: the reason and the numbers.
+    assert len(out.strip().splitlines()) == 1
+    assert re.search(r"error_rate fail: .*\(min 0\.\d+, max 0\.\d+, threshold 0\.05\)", out), out
+    after = float(out.split("after ")[1].split("s:")[0])
+    assert after <= FOR + RATE_WINDOW + INTERVAL, out  # the first evaluation, or the next
+    assert took < 60 / 2  # as soon as it failed, not at the end of its 60 s window
+
+    code, out, err, _ = results["unhealthy"]
+    assert code == 1, (out, err)
+    assert "health fail" in out and "error_rate pass" in out, out
+
+    code, out, err, _ = results["idle"]
+    assert code == 3, (out, err)
+    assert out.startswith("NO VERDICT idle after 12s"), out
+    assert "no traffic, below 0.1 requests/s (error_rate, latency)" in out, out
+
+    code, out, err, _ = results["stopped"]
+    assert code == 3, (out, err)
+    assert f"Prometheus unreachable at {doomed.url}" in out, out
+
+
+def test_usage_and_config_errors_exit_2(tmp_path: Path) -> None:
+    def run(*args: str) -> tuple[int, str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "sre.daemon", "verify", *args],
+            cwd=ROOT,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return done.returncode, done.stderr
+
+    with SyntheticService() as syn:
+        path = tmp_path / "sre.yaml"
+        data = config("http://127.0.0.1:9", syn)
+        data["services"].append({"name": "plain", "namespace": "ns"})
+        path.write_text(yaml.safe_dump(data))
+        code, err = run("--config", str(path), "--service", "nope")
+        assert code == 2 and "no service 'nope'" in err and "clean, errors" in err
+        code, err = run("--config", str(path), "--service", "plain")
+        assert code == 2 and "has no rollback block" in err
+        code, err = run("--config", str(path), "--service", "clean", "--for", "5s")
+        assert code == 2 and "shorter than one trigger window" in err, err
+        code, err = run("--config", str(path), "--service", "clean", "--for", "ten")
+        assert code == 2 and "'ten' is not a duration" in err
+        code, err = run("--config", str(path))
+        assert code == 2 and "--service" in err
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(yaml.safe_dump({**data, "services": [{"name": "x"}]}))
+        code, err = run("--config", str(bad), "--service", "x")
+        assert code == 2 and "services[0].namespace" in err
+        assert "Traceback" not in err
