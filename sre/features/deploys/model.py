@@ -75,6 +75,10 @@ class Reaction:
             self.settled.append(thread)
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _ms(epoch: float) -> int:
     return round(epoch * 1000)
 
@@ -187,7 +191,11 @@ def _rollback(event: Event, thread: Thread | None, settings: Settings, out: Reac
                 if ok
                 else f"the rollback to revision {previous} FAILED (trigger {trigger}: {reason})"
             )
-            out.save(replace(thread, status=status, detail=detail), "update", reply=detail + ".")
+            out.save(
+                replace(thread, status=status, detail=detail),
+                "update",
+                reply=_sentence(detail) + ".",
+            )
         return
     if thread is None or phase != "decision":
         return
@@ -219,6 +227,6 @@ def settle(thread: Thread, now: float) -> Reaction | None:
     out.save(
         replace(thread, status=status, detail=detail),
         "update",
-        reply=detail[:1].upper() + detail[1:],
+        reply=_sentence(detail),
     )
     return out
