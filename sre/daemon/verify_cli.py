@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import math
 import sys
 import time
@@ -39,6 +40,7 @@ from sre.features.rollback.triggers import Triggers
 from sre.runtime.jobs import JobRunner
 from sre.runtime.metrics import CoreMetrics
 
+log = logging.getLogger("sre.daemon.verify")
 DEFAULT_WINDOW = Duration.of(minutes=10)
 Clock = Callable[[], float]
 
@@ -171,6 +173,15 @@ async def _evaluate(
     evaluations = passed = 0
     verdicts: list[TriggerVerdict] = []
     while True:
+        if not evaluations and due - clock() > p.interval:  # a long first wait: say so
+            await asyncio.sleep(p.interval)
+            print(
+                f"verify {name}: {clock() - started:.0f}s of {p.window:.0f}s: collecting "
+                f"samples after the start, first evaluation at {p.first:.0f}s",
+                file=err,
+                flush=True,
+            )
+            continue
         await asyncio.sleep(max(0.0, due - clock()))
         now = clock()
         verdicts, _ = await triggers.verdicts(p.service, revision, now)
@@ -213,6 +224,10 @@ def main(argv: list[str]) -> int:
         result = asyncio.run(watch(cfg, found, sys.stderr))
     except KeyboardInterrupt:
         print(f"NO VERDICT {args.service}: interrupted", flush=True)
+        return gate.NO_VERDICT
+    except Exception:  # a bug must not read as "a trigger failed" (exit 1)
+        log.exception("verify failed")
+        print(f"NO VERDICT {args.service}: the gate itself failed (see above)", flush=True)
         return gate.NO_VERDICT
     print(result.line, flush=True)
     return result.code

@@ -11,10 +11,15 @@ unhealthy    clean traffic, health probe answers 500   exit 1 (health trigger)
 idle         no requests                               exit 3, "no traffic"
 clean        ... with its Prometheus stopped mid-way   exit 3, "Prometheus unreachable at ..."
 ============ ======================================= =========================================
+
+At the same time the deploy script of docs/deploys.md runs, as written, for ``clean`` and
+``errors`` (a ``kubectl`` stand-in records what it would do): the blue-green switch holds on
+a pass and goes back on a fail.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -29,6 +34,7 @@ import yaml
 
 from sre.devtools.synthetic import Prometheus, SyntheticService
 from tests.helpers.daemon import ROOT
+from tests.helpers.docs import split
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -85,6 +91,51 @@ def wait_for_data(prometheus_url: str, services: list[str]) -> None:
     time.sleep(RATE_WINDOW)
 
 
+def deploy_script() -> str:
+    """The deploy script docs/deploys.md shows."""
+    blocks, _ = split(ROOT / "docs" / "deploys.md")
+    (script,) = [b.body for b in blocks if b.lang == "bash" and "scripts/deploy.sh" in b.body]
+    return script
+
+
+class Script:
+    """The docs' deploy script for ``service``, with a kubectl that records its arguments."""
+
+    def __init__(self, tmp: Path, config: Path, service: str) -> None:
+        self.log = tmp / f"kubectl-{service}.log"
+        bin_dir = tmp / "bin"
+        if not bin_dir.exists():
+            bin_dir.mkdir()
+            (bin_dir / "kubectl").write_text('#!/bin/sh\nprintf "%s\\n" "$*" >> "$KUBECTL_LOG"\n')
+            (bin_dir / "kubectl").chmod(0o755)
+            (bin_dir / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+            (bin_dir / "python").chmod(0o755)
+            (tmp / "deploy.sh").write_text(deploy_script())
+        env = {
+            **os.environ,
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            "KUBECTL_LOG": str(self.log),
+            "IMAGE": f"registry.example.com/{service}:1.4.2",
+            "SERVICE": service,
+            "NS": "ns",
+            "CONFIG": str(config),
+            "WINDOW": f"{WINDOW}s",
+        }
+        self.proc = subprocess.Popen(
+            ["bash", str(tmp / "deploy.sh")],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def result(self) -> tuple[int, list[str], str]:
+        out, _ = self.proc.communicate(timeout=60)
+        calls = self.log.read_text().splitlines() if self.log.exists() else []
+        return self.proc.returncode, calls, out
+
+
 class Gate:
     def __init__(self, path: Path, service: str, window: int = WINDOW) -> None:
         self.started = time.monotonic()
@@ -127,9 +178,11 @@ def test_the_gate_passes_fails_and_gives_no_verdict(tmp_path: Path) -> None:
                 "idle": Gate(path, "idle"),
                 "stopped": Gate(doomed_path, "clean"),
             }
+            scripts = {name: Script(tmp_path, path, name) for name in ("clean", "errors")}
             time.sleep(3)
             doomed.stop()
             results = {name: gate.result() for name, gate in gates.items()}
+            deployed = {name: script.result() for name, script in scripts.items()}
 
     code, out, err, took = results["clean"]
     assert code == 0, (out, err)
@@ -139,6 +192,7 @@ def test_the_gate_passes_fails_and_gives_no_verdict(tmp_path: Path) -> None:
     # Progress lines while it waits: the plan, then one per evaluation.
     progress = [line for line in err.splitlines() if line.startswith("verify clean:")]
     assert len(progress) >= WINDOW - (FOR + RATE_WINDOW), err
+    assert "collecting samples after the start, first evaluation at 7s" in err
 
     code, out, err, took = results["errors"]
     assert code == 1, (out, err)
@@ -162,6 +216,22 @@ def test_the_gate_passes_fails_and_gives_no_verdict(tmp_path: Path) -> None:
     code, out, err, _ = results["stopped"]
     assert code == 3, (out, err)
     assert f"Prometheus unreachable at {doomed.url}" in out, out
+
+    switch = "-n ns patch service/{0} --type merge -p "
+    switch += '{{"spec":{{"selector":{{"app":"{0}","colour":"{1}"}}}}}}'
+    code, calls, out = deployed["clean"]
+    assert code == 0, out
+    assert calls == [
+        "-n ns set image deployment/clean-green clean=registry.example.com/clean:1.4.2",
+        "-n ns rollout status deployment/clean-green --timeout=5m",
+        switch.format("clean", "green"),
+        "-n ns scale deployment/clean-blue --replicas=0",
+    ]
+    assert "registry.example.com/clean:1.4.2 is live on green" in out
+    code, calls, out = deployed["errors"]
+    assert code == 1, out
+    assert calls[2:] == [switch.format("errors", "green"), switch.format("errors", "blue")]
+    assert "verify exited 1: traffic is back on blue" in out
 
 
 def test_usage_and_config_errors_exit_2(tmp_path: Path) -> None:

@@ -35,6 +35,8 @@ PURE = [
     "features/rollback/notices.py",
     "features/cost/notices.py",
     "features/backups/notices.py",
+    "features/deploys/model.py",
+    "features/deploys/messages.py",
 ]
 FORBIDDEN_MODULES = ("aiohttp", "boto3", "botocore", "slack_sdk", "subprocess", "sre.clients")
 FORBIDDEN_CALLS = ("time.time", "time.monotonic", "datetime.now", "date.today")
