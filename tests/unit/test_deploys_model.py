@@ -76,6 +76,11 @@ def test_verdicts_are_remembered_and_decide_the_end_of_the_window() -> None:
     never = settle(replace(thread, verdict=None, verdict_line=""), NOW + 600)
     assert never is not None and "not evaluated" in never.threads[0].detail
     assert settle(replace(thread, status="rolled_back"), NOW + 600) is None
+    rolling_back = replace(thread, status="rolling_back")
+    assert settle(rolling_back, NOW + 590 + 3599) is None  # its result may still come
+    lost = settle(rolling_back, NOW + 590 + 3600)
+    assert lost is not None and lost.threads[0].status == "no_verdict"
+    assert lost.threads[0].detail == "no verdict: the rollback's result was never recorded"
 
 
 def test_a_rollback_moves_the_thread_and_its_result_is_an_annotation() -> None:

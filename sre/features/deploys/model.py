@@ -22,6 +22,8 @@ from typing import Any
 from sre.runtime.events import Event
 
 ROLLING_OUT, ROLLING_BACK = "rolling_out", "rolling_back"
+OPEN = (ROLLING_OUT, ROLLING_BACK)
+RESULT_GRACE = 3600.0  # a rollback's result is this late after the window: given up on
 OUTCOMES = (
     "verified",
     "rolled_back",
@@ -212,11 +214,15 @@ def _rollback(event: Event, thread: Thread | None, settings: Settings, out: Reac
 
 def settle(thread: Thread, now: float) -> Reaction | None:
     """The end of a rolling-out thread's watch window: its outcome from the latest
-    verdict on its revision. None while the window lasts (or it has an outcome)."""
-    if thread.status != ROLLING_OUT or now < thread.watch_until:
-        return None
+    verdict on its revision. None while the window lasts (or it has an outcome). A thread
+    still rolling back an hour after its window gets "no verdict": the rollback's result
+    was never recorded (the daemon died while it ran)."""
     line = thread.verdict_line
-    if thread.verdict == "pass":
+    if thread.status == ROLLING_BACK and now >= thread.watch_until + RESULT_GRACE:
+        status, detail = "no_verdict", "no verdict: the rollback's result was never recorded"
+    elif thread.status != ROLLING_OUT or now < thread.watch_until:
+        return None
+    elif thread.verdict == "pass":
         status, detail = "verified", f"every trigger passed at the end of the watch: {line}"
     elif thread.verdict == "fail":
         status, detail = "failing", f"a trigger failed and it was not rolled back: {line}"

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sre.features.deploys.model import ROLLING_OUT, Reaction, Thread
+from sre.features.deploys.model import OPEN, ROLLING_OUT, Reaction, Thread
 from sre.runtime.events import EVENT_TOPIC
 from sre.runtime.store import OutboxItem, Store
 from sre.runtime.store.contract import Tx
@@ -81,7 +81,7 @@ POSTED = (
 ONE = f"SELECT {COLUMNS} FROM deploy_threads WHERE service = :service AND revision = :revision"
 OF_SERVICE = f"SELECT {COLUMNS} FROM deploy_threads WHERE service = :service AND status = :status"
 DUE = (
-    f"SELECT {COLUMNS} FROM deploy_threads WHERE status = :status AND watch_until <= :now "
+    f"SELECT {COLUMNS} FROM deploy_threads WHERE status IN :open AND watch_until <= :now "
     "ORDER BY watch_until"
 )
 ANNOTATED = (
@@ -112,7 +112,7 @@ class DeployState:
         )
 
     async def due(self, now: float) -> list[Thread]:
-        return await self.store.run(self._all, DUE, {"status": ROLLING_OUT, "now": now})
+        return await self.store.run(self._all, DUE, {"open": list(OPEN), "now": now})
 
     def _one(self, sql: str, params: dict[str, Any]) -> Thread | None:
         with self.store.transaction() as tx:
