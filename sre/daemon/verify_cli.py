@@ -210,7 +210,6 @@ async def _evaluate(
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    setup_logging("warning", "text")
     try:
         cfg = load_config(args.config)
     except ConfigError as error:
@@ -220,6 +219,7 @@ def main(argv: list[str]) -> int:
     if isinstance(found, str):
         print(f"python -m sre.daemon verify: {found}", file=sys.stderr)
         return gate.USAGE
+    setup_logging("warning", "text")
     try:
         result = asyncio.run(watch(cfg, found, sys.stderr))
     except KeyboardInterrupt:

@@ -3,14 +3,17 @@ what it refuses)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from sre.checks import gate
 from sre.checks.rollback import TriggerVerdict, no_verdict
 from sre.config import parse_config
 from sre.config.durations import Duration
+from sre.daemon.__main__ import main as daemon_main
 from sre.daemon.verify_cli import Plan, plan
 
 ERR_PASS = TriggerVerdict(
@@ -119,3 +122,46 @@ def test_the_plan_refuses_what_cannot_give_a_verdict(
 ) -> None:
     found = plan(cfg(**rollback), name, Duration.parse(window) if window else None)
     assert isinstance(found, str) and found.startswith(problem), found
+
+
+def test_the_command_line_exits_2_on_usage_and_config_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = {
+        "system": "t",
+        "prometheus": {"url": "http://127.0.0.1:9"},
+        "services": [
+            {
+                "name": "api",
+                "namespace": "ns",
+                "rollback": {"target": {"kind": "helm", "release": "r"}},
+            },
+            {"name": "plain", "namespace": "ns"},
+        ],
+    }
+    path = tmp_path / "sre.yaml"
+    path.write_text(yaml.safe_dump(data))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**data, "services": [{"name": "x"}]}))
+
+    def run(*args: str) -> tuple[int, str]:
+        try:
+            code = daemon_main(["verify", *args])
+        except SystemExit as exit_:  # argparse
+            code = int(exit_.code or 0)
+        return code, capsys.readouterr().err
+
+    code, err = run("--config", str(path), "--service", "nope")
+    assert code == 2 and "no service 'nope' in the config; services with triggers: api" in err
+    code, err = run("--config", str(path), "--service", "plain")
+    assert code == 2 and "has no rollback block" in err
+    code, err = run("--config", str(path), "--service", "api", "--for", "1m")
+    assert code == 2 and "--for 1m is shorter than one trigger window" in err
+    code, err = run("--config", str(path), "--service", "api", "--for", "ten")
+    assert code == 2 and "'ten' is not a duration" in err
+    code, err = run("--config", str(path))
+    assert code == 2 and "--service" in err
+    code, err = run("--config", str(bad), "--service", "x")
+    assert code == 2 and "services[0].namespace" in err
+    code, err = run("--config", str(tmp_path / "missing.yaml"), "--service", "x")
+    assert code == 2 and "missing.yaml" in err
