@@ -58,7 +58,7 @@ class GrafanaConfig:
     annotations: bool = key(
         "the daemon marks deploys, rollbacks and silences from Slack as Grafana annotations "
         "(tags `deploy`/`rollback`/`silence` and the service); needs the token in its "
-        "environment, with the annotations:write permission",
+        "environment, allowed annotations:create and annotations:read",
         True,
     )
 
