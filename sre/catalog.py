@@ -124,6 +124,7 @@ def dashboard_uid(system: str, slug: str) -> str:
 # Label values that form a fixed set, so rules can match them (and the reference lists them).
 LABEL_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
     "sre_job_runs_total": {"outcome": ("success", "failure", "missed")},
+    "sre_config_reloads_total": {"result": ("success", "failure")},
     "sre_probe_failures_total": {
         "reason": ("timeout", "connect_refused", "dns", "tls", "status", "body", "other")
     },
@@ -175,6 +176,11 @@ DAEMON_METRICS = {
     # core
     "sre_build_info": ("gauge", "version", "Always 1; the running version."),
     "sre_config_info": ("gauge", "sha256", "Always 1; sha256 of the loaded sre.yaml."),
+    "sre_config_reloads_total": (
+        "counter",
+        "result",
+        "Config reloads (SIGHUP, POST /-/reload); a failure keeps the running config.",
+    ),
     "sre_http_bad_requests_total": (
         "counter",
         "",

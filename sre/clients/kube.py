@@ -3,23 +3,41 @@
 Revisions: a Deployment's ``deployment.kubernetes.io/revision`` annotation, and its
 ReplicaSets' (the ones it owns): each carries the revision it was created for and its
 ``creationTimestamp``; the previous revision is the highest one below the current.
+A Deployment set back to an older template reuses that template's ReplicaSet: Kubernetes
+gives it the new revision number (the old ones go to ``revision-history``) but its
+``creationTimestamp`` stays the old one, so the deploy time is unknown (NaN) and the
+rollback feature uses the time it first saw the revision instead.
 
-Rollback: ``kubectl rollout undo deployment/NAME -n NS`` then
+Rollback: ``kubectl rollout undo deployment/NAME -n NS --to-revision=PREVIOUS`` (the
+revision the decision computed, not "whatever is previous by then") then
 ``kubectl rollout status deployment/NAME -n NS --timeout=<timeout>s``. The command lines
 are built by small pure functions (``*_argv``) so tests and the docs show exactly what runs.
 """
 
 from __future__ import annotations
 
+import math
+
 from sre.checks.rollback import Revision
 from sre.clients import ClientError
 from sre.clients.commands import CommandResult, go_seconds, parse_time, run, run_json
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
 
 
-def kubectl_undo_argv(name: str, namespace: str, kubectl: str = "kubectl") -> list[str]:
-    return [kubectl, "rollout", "undo", f"deployment/{name}", "-n", namespace]
+def kubectl_undo_argv(
+    name: str, namespace: str, to_revision: str, kubectl: str = "kubectl"
+) -> list[str]:
+    return [
+        kubectl,
+        "rollout",
+        "undo",
+        f"deployment/{name}",
+        "-n",
+        namespace,
+        f"--to-revision={to_revision}",
+    ]
 
 
 def kubectl_status_argv(
@@ -65,9 +83,12 @@ class Kubectl:
             owners = meta.get("ownerReferences") or []
             if not any(o.get("kind") == "Deployment" and o.get("name") == name for o in owners):
                 continue
-            rev = (meta.get("annotations") or {}).get(REVISION_ANNOTATION)
+            annotations = meta.get("annotations") or {}
+            rev = annotations.get(REVISION_ANNOTATION)
             if rev is not None and str(rev).isdigit():
-                revisions[int(rev)] = parse_time(meta.get("creationTimestamp"))
+                reused = bool(annotations.get(HISTORY_ANNOTATION))
+                created = parse_time(meta.get("creationTimestamp"))
+                revisions[int(rev)] = math.nan if reused else created
         if not current.isdigit() or int(current) not in revisions:
             raise ClientError(
                 "bad_response",
@@ -81,8 +102,10 @@ class Kubectl:
             previous=str(max(older)) if older else None,
         )
 
-    async def undo(self, name: str, namespace: str, timeout: float) -> list[CommandResult]:
-        undo = await run(kubectl_undo_argv(name, namespace, self.binary), timeout)
+    async def undo(
+        self, name: str, namespace: str, to_revision: str, timeout: float
+    ) -> list[CommandResult]:
+        undo = await run(kubectl_undo_argv(name, namespace, to_revision, self.binary), timeout)
         if not undo.ok:
             return [undo]
         status = await run(kubectl_status_argv(name, namespace, timeout, self.binary), timeout + 30)

@@ -55,6 +55,13 @@ class Poster(Protocol):
 
     async def update(self, channel: str, ts: str, message: dict[str, Any]) -> None: ...
 
+    async def ephemeral(
+        self, channel: str, user: str, text: str, *, thread_ts: str | None = None
+    ) -> None:
+        """A message only ``user`` sees in ``channel`` (a failed button, told to whoever
+        pressed it). Slack keeps no copy: it cannot be looked up afterwards."""
+        ...
+
     async def find(
         self, channel: str, post_id: str, *, since: float, thread_ts: str | None = None
     ) -> tuple[str, str] | None:
@@ -162,6 +169,12 @@ class SlackClient:
     async def update(self, channel: str, ts: str, message: dict[str, Any]) -> None:
         await self._call("chat.update", channel=channel, ts=ts, **message)
 
+    async def ephemeral(
+        self, channel: str, user: str, text: str, *, thread_ts: str | None = None
+    ) -> None:
+        extra: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
+        await self._call("chat.postEphemeral", channel=channel, user=user, text=text, **extra)
+
     async def find(
         self, channel: str, post_id: str, *, since: float, thread_ts: str | None = None
     ) -> tuple[str, str] | None:
@@ -209,6 +222,11 @@ class ConsoleSink:
 
     async def update(self, channel: str, ts: str, message: dict[str, Any]) -> None:
         log.info("notification update %s %s: %s", channel, ts, message.get("text", ""))
+
+    async def ephemeral(
+        self, channel: str, user: str, text: str, *, thread_ts: str | None = None
+    ) -> None:
+        log.info("reply to %s in %s: %s", user, channel, text)
 
     async def find(
         self, channel: str, post_id: str, *, since: float, thread_ts: str | None = None

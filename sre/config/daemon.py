@@ -71,6 +71,12 @@ class DaemonConfig:
         Duration.of(minutes=5),
         check=positive,
     )
+    reconcile_grace: Duration = key(
+        "how long an alert must be missing from Alertmanager's active alerts before "
+        "reconcile resolves its Slack message (a restarted Alertmanager relearns alerts "
+        "within a rule evaluation or two)",
+        Duration.of(minutes=3),
+    )
     rollbacks: RollbackEngine = key("the rollback engine", factory=RollbackEngine)
 
     @property

@@ -236,39 +236,46 @@ class Daemon:
         async with self._reloading:
             if self.config_path is None or self.stopping:
                 return "no config file to reload" if not self.stopping else "shutting down"
-            try:
-                cfg = load_config(self.config_path)
-            except ConfigError as err:
-                log.error("reload refused, the running config stays:\n%s", err.render())
-                return err.render()
-            kept = (cfg.daemon.listen, cfg.daemon.state)
-            if kept != (self.cfg.daemon.listen, self.cfg.daemon.state):
-                why = "daemon.listen and daemon.state only change with a restart"
-                log.error("reload refused, the running config stays: %s", why)
-                return why
-            old_metrics = self.feature_metrics.take_back()
-            try:
-                features = self.build(self._parts(cfg, self.feature_metrics))
-            except FeatureError as err:
-                self.feature_metrics.take_back()
-                self.feature_metrics.put_back(old_metrics)
-                log.error("reload refused, the running config stays: %s", err)
-                return str(err)
-            self.scheduler.pause()
-            await self._stop_features(time.monotonic() + cfg.daemon.shutdown_timeout.seconds)
-            self.scheduler.remove_all_jobs()
-            self.cfg, self.features = cfg, features
-            self._register_jobs()
-            self._mount()
-            for feature in self.features:
-                await feature.start()
-            self.scheduler.resume()
-            sha = hashlib.sha256(self.config_path.read_bytes()).hexdigest()
-            self.metrics.config_loaded(sha)
-            for note in section_notes(cfg):
-                log.info("%s", note)
-            log.info("reloaded %s (sha256 %s)", self.config_path, sha[:12])
-            return None
+            problem = await self._reload()
+            if problem is not None:
+                self.metrics.reload_refused()
+            return problem
+
+    async def _reload(self) -> str | None:
+        assert self.config_path is not None
+        try:
+            cfg = load_config(self.config_path)
+        except ConfigError as err:
+            log.error("reload refused, the running config stays:\n%s", err.render())
+            return err.render()
+        kept = (cfg.daemon.listen, cfg.daemon.state)
+        if kept != (self.cfg.daemon.listen, self.cfg.daemon.state):
+            why = "daemon.listen and daemon.state only change with a restart"
+            log.error("reload refused, the running config stays: %s", why)
+            return why
+        old_metrics = self.feature_metrics.take_back()
+        try:
+            features = self.build(self._parts(cfg, self.feature_metrics))
+        except FeatureError as err:
+            self.feature_metrics.take_back()
+            self.feature_metrics.put_back(old_metrics)
+            log.error("reload refused, the running config stays: %s", err)
+            return str(err)
+        self.scheduler.pause()
+        await self._stop_features(time.monotonic() + cfg.daemon.shutdown_timeout.seconds)
+        self.scheduler.remove_all_jobs()
+        self.cfg, self.features = cfg, features
+        self._register_jobs()
+        self._mount()
+        for feature in self.features:
+            await feature.start()
+        self.scheduler.resume()
+        sha = hashlib.sha256(self.config_path.read_bytes()).hexdigest()
+        self.metrics.config_loaded(sha)
+        for note in section_notes(cfg):
+            log.info("%s", note)
+        log.info("reloaded %s (sha256 %s)", self.config_path, sha[:12])
+        return None
 
     async def stop(self) -> None:
         timeout = self.cfg.daemon.shutdown_timeout.seconds

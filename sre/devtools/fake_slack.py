@@ -23,7 +23,6 @@ background thread with its own event loop.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import threading
 import time
@@ -124,7 +123,7 @@ class FakeSlack:
         self.tier3_per_minute = tier3_per_minute
         self._buckets: dict[str, Bucket] = {}
         self._faults: list[Fault] = []
-        self._ts = itertools.count(1)
+        self._last_us = 0
         self._lock = threading.RLock()  # wait_for holds it while a predicate reads
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -303,13 +302,17 @@ class FakeSlack:
             message.updates.append(body)
             return {"ok": True, "channel": channel, "ts": message.ts, "text": body.get("text")}
         if method == "chat.postEphemeral":
+            if not body.get("user"):
+                return {"ok": False, "error": "invalid_arguments"}
             return {"ok": True, "message_ts": f"{time.time():.6f}"}
         if method in ("conversations.history", "conversations.replies"):
             return self._read(method, channel, body)
         return {"ok": False, "error": "unknown_method"}
 
     def _post(self, channel: str, body: dict[str, Any]) -> dict[str, Any]:
-        ts = f"{1_795_723_200 + next(self._ts)}.000100"
+        # As Slack's: the posting time, microseconds after the dot, unique per channel.
+        self._last_us = max(int(time.time() * 1_000_000), self._last_us + 1)
+        ts = f"{self._last_us // 1_000_000}.{self._last_us % 1_000_000:06d}"
         parent = str(body["thread_ts"]) if body.get("thread_ts") else None
         if parent is not None:
             original = self.messages.get((channel, parent))

@@ -36,6 +36,10 @@ class CoreMetrics:
         """A reload: the info metric names the config now running, and only it."""
         self.config.clear()
         self.config.labels(sha256=sha256).set(1)
+        self.reloads.labels(result="success").inc()
+
+    def reload_refused(self) -> None:
+        self.reloads.labels(result="failure").inc()
 
     def __init__(self, registry: CollectorRegistry, version: str, config_sha256: str) -> None:
         self.registry = registry
@@ -43,6 +47,9 @@ class CoreMetrics:
         build.labels(version=version).set(1)
         self.config: Gauge = catalog_metric(registry, "sre_config_info")
         self.config.labels(sha256=config_sha256).set(1)
+        self.reloads: Counter = catalog_metric(registry, "sre_config_reloads_total")
+        for result in ("success", "failure"):
+            self.reloads.labels(result=result)
         self.bad_requests: Counter = catalog_metric(registry, "sre_http_bad_requests_total")
         self.job_runs: Counter = catalog_metric(registry, "sre_job_runs_total")
         self.job_duration: Histogram = catalog_metric(

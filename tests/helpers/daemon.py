@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -85,6 +86,41 @@ class DaemonProcess:
                 return resp.status, resp.read().decode()
         except urllib.error.HTTPError as err:
             return err.code, err.read().decode()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, str]:
+        """Any request, with ``Authorization: Bearer token`` when given; (status, text)."""
+        headers = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
+        req = urllib.request.Request(
+            self.url(path), data=body or None, method=method, headers=headers
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
+
+    def wait_log(self, text: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not logged:\n{self.output()}")
+            time.sleep(0.1)
+
+    def metric(self, sample: str) -> float | None:
+        """The value of one exposed sample, e.g. ``sre_outbox_pending`` or
+        ``sre_slack_deliveries_total{result="ok"}``; None when absent."""
+        for line in self.get("/metrics")[1].splitlines():
+            name, _, value = line.rpartition(" ")
+            if name == sample:
+                return float(value)
+        return None
 
     def wait(self, timeout: float = 30) -> int:
         code = self.proc.wait(timeout=timeout)

@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 
+from sre.devtools.fake_slack import FakeSlack
 from sre.devtools.loopback import free_port
 from tests.helpers.alertmanager import alert_json, webhook
 
@@ -100,6 +101,47 @@ async def send_storm(
     async with aiohttp.ClientSession(timeout=timeout) as session:
         await asyncio.gather(*(one(session, i) for i in range(first, first + groups)))
     return out
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One call the Slack server accepted: what it showed, where and when."""
+
+    method: str  # chat.postMessage | chat.update
+    channel: str
+    ts: str  # the message's own ts (for an update: the message updated)
+    thread_ts: str | None
+    text: str  # the whole body as JSON text: names in blocks count too
+    at: float
+    post_id: str | None
+
+
+def _post_id(body: dict[str, Any]) -> str | None:
+    meta = body.get("metadata")
+    payload = meta.get("event_payload") if isinstance(meta, dict) else None
+    return str(payload.get("post_id")) if isinstance(payload, dict) else None
+
+
+def record(slack: FakeSlack) -> dict[str, Any]:
+    """What ``slack`` showed (every stored post and update, in order) and its 429 count."""
+    seen: list[Seen] = []
+    messages = {**slack.messages, **slack.replies}
+    by_body = {id(m.body): m for m in messages.values()}
+    for call in list(slack.calls):
+        if call.method == "chat.postMessage":
+            stored = by_body.get(id(call.body))
+            if stored is None:
+                continue  # refused (bad channel...): nothing was shown
+            seen.append(
+                Seen(call.method, stored.channel, stored.ts, stored.thread_ts,
+                     json.dumps(call.body), call.received_at, _post_id(call.body))
+            )  # fmt: skip
+        elif call.method == "chat.update":
+            seen.append(
+                Seen(call.method, str(call.body.get("channel")), str(call.body.get("ts")), None,
+                     json.dumps(call.body), call.received_at, None)
+            )  # fmt: skip
+    return {"seen": seen, "throttled": len(slack.throttled), "calls": len(slack.calls)}
 
 
 @dataclass

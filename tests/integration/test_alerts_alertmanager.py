@@ -28,6 +28,7 @@ from tests.helpers.daemon import DaemonProcess, base_config
 pytestmark = pytest.mark.integration
 
 TOKEN = "itest-am-token-5f1c"
+GRACE = 3  # seconds an alert must be missing from Alertmanager before reconcile resolves it
 SECRET = "itest-signing-secret-77"
 
 
@@ -53,7 +54,12 @@ def daemon_config(tmp: Path, port: int, slack: FakeSlack, am_url: str) -> dict[s
         },
     )
     config["daemon"].update(
-        {"listen": f"127.0.0.1:{port}", "reconcile_interval": "1s", "max_webhook_bytes": 65536}
+        {
+            "listen": f"127.0.0.1:{port}",
+            "reconcile_interval": "1s",
+            "reconcile_grace": f"{GRACE}s",
+            "max_webhook_bytes": 65536,
+        }
     )
     return config
 
@@ -203,6 +209,8 @@ def test_reconcile_resolves_a_group_whose_resolve_never_arrived(stack: Stack) ->
     assert post_webhook(stack.daemon, ghost)[0] == 200  # Alertmanager never had it
     calls = wait_calls(stack.slack, "ItestGhost", 2, timeout=20)
     assert calls[1].method == "chat.update" and "RESOLVED" in calls[1].body["text"]
+    # Not at the first pass that missed it (within 1 s): only after the grace period.
+    assert calls[1].received_at - calls[0].received_at >= GRACE
 
 
 def test_sigkill_between_receipt_and_delivery_delivers_after_restart(

@@ -6,9 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -23,37 +20,15 @@ pytestmark = pytest.mark.integration
 TOKEN = "itest-webhook-token"
 
 
-def request(
-    daemon: DaemonProcess, method: str, path: str, body: bytes = b"", token: str | None = None
-) -> tuple[int, str]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    req = urllib.request.Request(
-        daemon.url(path), data=body or None, method=method, headers=headers
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
-
-
 def send(daemon: DaemonProcess, name: str) -> int:
     body = json.dumps(webhook([alert_json(name)], group_key=f"{{}}:{name}")).encode()
-    return request(daemon, "POST", "/alertmanager", body, TOKEN)[0]
+    return daemon.request("POST", "/alertmanager", body, TOKEN)[0]
 
 
 def config(tmp: Path, slack: FakeSlack, channel: str) -> dict[str, Any]:
     data = base_config(tmp)
     data["slack"] = {"base_url": slack.base_url, "routes": [{"channel": channel}]}
     return data
-
-
-def wait_log(daemon: DaemonProcess, text: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in daemon.output():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{text!r} not logged:\n{daemon.output()}")
-        time.sleep(0.1)
 
 
 def test_sighup_and_the_reload_endpoint_switch_config_and_keep_a_bad_one_out(
@@ -78,22 +53,22 @@ def test_sighup_and_the_reload_endpoint_switch_config_and_keep_a_bad_one_out(
             }
             daemon.config_path.write_text(yaml.safe_dump(second))
             daemon.proc.send_signal(signal.SIGHUP)
-            wait_log(daemon, "reloaded")
+            daemon.wait_log("reloaded")
             assert sha not in daemon.get("/metrics")[1]  # sre_config_info names the new file
 
             # A bad file is refused; the running config stays and the daemon serves on.
             daemon.config_path.write_text("system: [oops\n")
             daemon.proc.send_signal(signal.SIGHUP)
-            wait_log(daemon, "reload refused")
-            status, text = request(daemon, "POST", "/-/reload", token=API_TOKEN)
+            daemon.wait_log("reload refused")
+            status, text = daemon.request("POST", "/-/reload", token=API_TOKEN)
             assert status == 400 and "not valid YAML" in text
-            assert request(daemon, "POST", "/-/reload")[0] == 401
+            assert daemon.request("POST", "/-/reload")[0] == 401
             moved = {**second, "daemon": {**second["daemon"], "listen": "127.0.0.1:1"}}
             daemon.config_path.write_text(yaml.safe_dump(moved))
-            status, text = request(daemon, "POST", "/-/reload", token=API_TOKEN)
+            status, text = daemon.request("POST", "/-/reload", token=API_TOKEN)
             assert status == 400 and "only change with a restart" in text
             daemon.config_path.write_text(yaml.safe_dump(second))
-            assert request(daemon, "POST", "/-/reload", token=API_TOKEN) == (200, "reloaded\n")
+            assert daemon.request("POST", "/-/reload", token=API_TOKEN) == (200, "reloaded\n")
 
             # Slack back: nothing was lost, and new groups follow the new routes.
             slack._faults.clear()
@@ -111,6 +86,9 @@ def test_sighup_and_the_reload_endpoint_switch_config_and_keep_a_bad_one_out(
                 timeout=30,
             )
             assert daemon.get("/readyz") == (200, "ready\n")
+            metrics = daemon.get("/metrics")[1]
+            assert 'sre_config_reloads_total{result="success"} 2.0' in metrics  # SIGHUP + POST
+            assert 'sre_config_reloads_total{result="failure"} 3.0' in metrics  # YAML x2, listen
         finally:
             assert daemon.stop() == 0
     log = daemon.output()
@@ -132,11 +110,11 @@ def test_without_credentials_only_metrics_and_health_answer(tmp_path: Path) -> N
             ("POST", "/alertmanager"),
             ("POST", "/slack/actions"),
         ]:
-            status, text = request(daemon, method, path, b"{}")
+            status, text = daemon.request(method, path, b"{}")
             assert status == 401, (method, path, status, text)
-        assert request(daemon, "GET", "/rollbacks", token="wrong")[0] == 401
-        assert request(daemon, "GET", "/rollbacks", token=API_TOKEN)[0] == 200
-        assert request(daemon, "GET", "/nothing-here")[0] == 404
+        assert daemon.request("GET", "/rollbacks", token="wrong")[0] == 401
+        assert daemon.request("GET", "/rollbacks", token=API_TOKEN)[0] == 200
+        assert daemon.request("GET", "/nothing-here")[0] == 404
     finally:
         assert daemon.stop() == 0
 

@@ -14,7 +14,7 @@ idle       counters exist, no requests                  none, no-verdict ``low_t
 broken     the 5xx counter is NaN                       none, no-verdict ``nan``
 dry        20% 5xx, ``dry_run: true``                   decision recorded, nothing runs
 kube       20% 5xx, kind deployment                     kubectl undo + status, exactly
-helmed     20% 5xx, kind helm                           helm rollback 0 --wait, exactly
+helmed     20% 5xx, kind helm                           helm rollback 1 --wait, exactly
 ========== ============================================ ==================================
 
 A second daemon, at the same time, points at a Prometheus that is not there: no rollback.
@@ -162,10 +162,10 @@ def test_kubectl_and_helm_run_exactly_the_documented_command_lines(run: Run) -> 
     kubectl = [c for c in calls(run.standins, "kubectl") if c[0] != "get"]
     helm = [c for c in calls(run.standins, "helm") if c[0] != "history"]
     assert kubectl == [
-        ["rollout", "undo", "deployment/kube", "-n", "ns"],
+        ["rollout", "undo", "deployment/kube", "-n", "ns", "--to-revision=2"],
         ["rollout", "status", "deployment/kube", "-n", "ns", "--timeout=30s"],
     ]
-    assert helm == [["rollback", "helmed-rel", "0", "-n", "ns", "--wait", "--timeout", "30s"]]
+    assert helm == [["rollback", "helmed-rel", "1", "-n", "ns", "--wait", "--timeout", "30s"]]
     reads = calls(run.standins, "kubectl")
     assert ["get", "deployment/kube", "-n", "ns", "-o", "json"] in reads
     assert ["get", "replicasets", "-n", "ns", "-l", "app=kube", "-o", "json"] in reads

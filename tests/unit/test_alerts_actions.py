@@ -29,8 +29,13 @@ SECRET = "signing-secret-abc"
 GROUP = '{}:{alertname="ServiceHighErrorRate"}'
 
 
-def action_body(action_id: str, value: dict[str, str] | str, user: str = "U1") -> bytes:
-    payload = {
+def action_body(
+    action_id: str,
+    value: dict[str, str] | str,
+    user: str = "U1",
+    channel: str | None = None,
+) -> bytes:
+    payload: dict[str, Any] = {
         "type": "block_actions",
         "user": {"id": user, "username": "alice"},
         "actions": [
@@ -40,6 +45,9 @@ def action_body(action_id: str, value: dict[str, str] | str, user: str = "U1") -
             }
         ],
     }
+    if channel is not None:  # where the button was pressed (Slack sends it)
+        payload["channel"] = {"id": channel, "name": "alerts"}
+        payload["container"] = {"type": "message", "message_ts": "1.2", "thread_ts": "1.1"}
     return urlencode({"payload": json.dumps(payload)}).encode()
 
 
@@ -151,9 +159,15 @@ def test_acknowledge_and_roll_back(tmp_path: Path) -> None:
                 assert rollbacks.requests[0][:2] == ("api-service", "alice")
                 note = slack.calls[2].body
                 assert "rolled back to revision 40" in note["text"] and note["thread_ts"]
-                raw = action_body("silence_1h", {"group_key": GROUP})
+                raw = action_body("silence_1h", {"group_key": GROUP}, channel="C42")
                 await post(f"{base}/slack/actions", raw, signed(raw))
-                await asyncio.sleep(0.2)
+                # The failure is told to whoever pressed the button, privately.
+                await asyncio.to_thread(slack.wait_for, lambda s: len(s.calls) >= 4)
+                reply = slack.calls[3]
+                assert reply.method == "chat.postEphemeral"
+                assert (reply.body["channel"], reply.body["user"]) == ("C42", "U1")
+                assert reply.body["thread_ts"] == "1.1"
+                assert reply.body["text"] == "Silence 1h did not work: no alertmanager configured"
                 reg = daemon.registry
 
                 def count(action: str, result: str) -> Any:
@@ -164,6 +178,31 @@ def test_acknowledge_and_roll_back(tmp_path: Path) -> None:
                 assert count("silence_1h", "error") == 1  # no alertmanager section
                 audit = daemon.store.audit_list("slack_action")
                 assert [a.subject for a in audit] == ["silence_1h", "rollback", "ack"]
+
+        asyncio.run(go())
+
+
+def test_failure_replies_are_retried_when_refused_never_sent_twice(tmp_path: Path) -> None:
+    with FakeSlack() as slack:
+
+        async def go() -> None:
+            cfg = make_config(tmp_path, slack)
+            async with running(cfg, features=alerts_with(Rollbacks())) as (_daemon, base):
+                await post(f"{base}/alertmanager", body(webhook([alert_json(fingerprint="f")])))
+                await asyncio.to_thread(slack.wait_for, lambda s: len(s.calls) >= 1)
+                replies = lambda s: s.posts("chat.postEphemeral")  # noqa: E731
+                # A 429 is a refusal (nothing shown): the reply waits and goes again.
+                slack.fail_next(1, 429, retry_after=1, method="chat.postEphemeral")
+                raw = action_body("silence_1h", {"group_key": GROUP}, channel="C42")
+                await post(f"{base}/slack/actions", raw, signed(raw))
+                await asyncio.to_thread(slack.wait_for, lambda s: len(replies(s)) >= 1)
+                # A dropped connection may have shown it: Slack keeps no copy to look up,
+                # so it is not sent again.
+                slack.drop_next(1, method="chat.postEphemeral")
+                await post(f"{base}/slack/actions", raw, signed(raw))
+                await asyncio.to_thread(slack.wait_for, lambda s: len(replies(s)) >= 2)
+                await asyncio.sleep(1.5)
+                assert len(replies(slack)) == 2
 
         asyncio.run(go())
 

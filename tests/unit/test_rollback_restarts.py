@@ -31,7 +31,7 @@ def test_a_daemon_killed_mid_rollback_does_not_roll_back_again_after_restart(
     async def killed(f: RollbackFeature) -> None:
         target = f.targets["api"]
 
-        async def hangs(timeout: float) -> list[CommandResult]:
+        async def hangs(to: str, timeout: float) -> list[CommandResult]:
             started.append(tuple(target.describe()["argv"]))  # it ran; it never returns
             await asyncio.Event().wait()
             raise AssertionError("unreachable")

@@ -4,8 +4,11 @@ lines, revision parsing, the subprocess edge."""
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,14 +27,14 @@ from sre.features.rollback.targets import (
 
 
 def test_documented_command_lines() -> None:
-    assert kubectl_undo_argv("api", "prod") == [
-        "kubectl", "rollout", "undo", "deployment/api", "-n", "prod",
+    assert kubectl_undo_argv("api", "prod", "2") == [
+        "kubectl", "rollout", "undo", "deployment/api", "-n", "prod", "--to-revision=2",
     ]  # fmt: skip
     assert kubectl_status_argv("api", "prod", 300) == [
         "kubectl", "rollout", "status", "deployment/api", "-n", "prod", "--timeout=300s",
     ]  # fmt: skip
-    assert helm_rollback_argv("rel", "prod", 90.5) == [
-        "helm", "rollback", "rel", "0", "-n", "prod", "--wait", "--timeout", "91s",
+    assert helm_rollback_argv("rel", "prod", "4", 90.5) == [
+        "helm", "rollback", "rel", "4", "-n", "prod", "--wait", "--timeout", "91s",
     ]  # fmt: skip
 
 
@@ -114,8 +117,70 @@ def test_run_records_output_and_exit_code_and_kills_at_the_timeout(tmp_path: Pat
 
 def test_undo_stops_when_undo_fails(tmp_path: Path) -> None:
     kubectl = script(tmp_path, 'echo "$@" >> ' + str(tmp_path / "log") + "; exit 1")
-    results = asyncio.run(DeploymentTarget("api", "prod", Kubectl(kubectl)).roll_back(5))
+    results = asyncio.run(DeploymentTarget("api", "prod", Kubectl(kubectl)).roll_back("2", 5))
     assert [r.exit_code for r in results] == [1]  # no rollout status after a failed undo
+
+
+def kubectl_answering(tmp: Path, deployment: dict[str, Any], sets: list[dict[str, Any]]) -> str:
+    (tmp / "deploy.json").write_text(json.dumps(deployment))
+    (tmp / "sets.json").write_text(json.dumps({"items": sets}))
+    return script(
+        tmp,
+        f'case "$2" in deployment/*) cat {tmp}/deploy.json;; *) cat {tmp}/sets.json;; esac',
+    )
+
+
+def replica_set(rev: str, created: str, history: str | None = None) -> dict[str, Any]:
+    annotations = {"deployment.kubernetes.io/revision": rev}
+    if history is not None:
+        annotations["deployment.kubernetes.io/revision-history"] = history
+    return {
+        "metadata": {
+            "annotations": annotations,
+            "creationTimestamp": created,
+            "ownerReferences": [{"kind": "Deployment", "name": "api"}],
+        }
+    }
+
+
+def test_a_reused_replica_set_has_no_known_deploy_time(tmp_path: Path) -> None:
+    # Revision 1's template deployed again: its ReplicaSet is reused and renumbered 3, with
+    # its old creationTimestamp. That time is not when revision 3 was deployed.
+    deployment = {
+        "metadata": {"annotations": {"deployment.kubernetes.io/revision": "3"}},
+        "spec": {"selector": {"matchLabels": {"app": "api"}}},
+    }
+    sets = [
+        replica_set("3", "2026-01-01T00:00:00Z", history="1"),
+        replica_set("2", "2026-11-26T10:00:00Z"),
+    ]
+    kubectl = Kubectl(kubectl_answering(tmp_path, deployment, sets))
+    rev = asyncio.run(DeploymentTarget("api", "prod", kubectl).revision())
+    assert (rev.revision, rev.previous) == ("3", "2")
+    assert math.isnan(rev.deployed_at)  # the feature uses the time it first saw revision 3
+
+
+def helm_answering(tmp: Path, history: list[dict[str, Any]]) -> Helm:
+    (tmp / "history.json").write_text(json.dumps(history))
+    return Helm(script(tmp, f"cat {tmp}/history.json"))
+
+
+def test_helm_decides_only_on_a_settled_newest_revision(tmp_path: Path) -> None:
+    at = "2026-11-26T10:00:00Z"
+    settled = [
+        {"revision": 1, "updated": at, "status": "superseded"},
+        {"revision": 2, "updated": at, "status": "failed"},
+        {"revision": 3, "updated": at, "status": "deployed"},
+    ]
+    rev = asyncio.run(HelmTarget("rel", "prod", helm_answering(tmp_path, settled)).revision())
+    assert (rev.revision, rev.previous) == ("3", "1")  # never back to the failed one
+    for status in ("pending-upgrade", "pending-rollback", "failed"):
+        newest = [*settled, {"revision": 4, "updated": at, "status": status}]
+        helm = helm_answering(tmp_path, newest)
+        with pytest.raises(ClientError) as err:
+            asyncio.run(HelmTarget("rel", "prod", helm).revision())
+        assert err.value.reason == "not_settled" and err.value.retryable
+        assert f"newest revision 4 is {status}" in str(err.value)
 
 
 def test_each_kind_gets_its_target_and_describes_itself() -> None:

@@ -6,6 +6,8 @@ answer within 3 s) and does the work in a background task: Acknowledge records w
 when, Silence 1h/4h creates an Alertmanager silence (matchers = the group's common labels,
 ``createdBy`` = the Slack user), Roll back calls the rollback feature. The message change
 is queued in the outbox like everything else, so it is delivered in order with the group.
+A button that fails tells whoever pressed it why, in an ephemeral message (only they see
+it), besides the log line, the audit record and ``sre_slack_actions_total``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ from sre.runtime.http import read_limited
 log = logging.getLogger(__name__)
 
 SILENCE_HOURS = {"silence_1h": 1, "silence_4h": 4}
+LABELS = {
+    "ack": "Acknowledge",
+    "silence_1h": "Silence 1h",
+    "silence_4h": "Silence 4h",
+    "rollback": "Roll back",
+}
 
 
 class ManualRollback(Protocol):
@@ -54,14 +62,27 @@ MAX_ACTION_BYTES = 256 * 1024
 class SlackUser:
     id: str
     name: str
+    channel: str | None = None  # where the button was pressed: a failure is told there
+    thread_ts: str | None = None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _user(payload: dict[str, Any]) -> SlackUser:
     user = payload.get("user")
     if not isinstance(user, dict):
         user = {}
+    channel = payload.get("channel")
+    container = payload.get("container")
     uid = str(user.get("id") or "unknown")
-    return SlackUser(uid, str(user.get("username") or user.get("name") or uid))
+    return SlackUser(
+        uid,
+        str(user.get("username") or user.get("name") or uid),
+        channel=_text(channel.get("id")) if isinstance(channel, dict) else None,
+        thread_ts=_text(container.get("thread_ts")) if isinstance(container, dict) else None,
+    )
 
 
 class Actions:
@@ -154,6 +175,14 @@ class Actions:
         await self.state.store.run(self.state.store.audit_add, "slack_action", action, record)
         if not ok:
             log.warning("Slack action %s by %s: %s", action, user.name, outcome)
+            await self._reply(user, f"{LABELS[action]} did not work: {outcome}")
+
+    async def _reply(self, user: SlackUser, text: str) -> None:
+        """Tell the user who pressed the button, privately (an ephemeral message)."""
+        if user.channel is None or user.id == "unknown":
+            return  # nowhere to say it: the log line and the audit record remain
+        await self.state.reply(user.channel, user.id, text, thread_ts=user.thread_ts)
+        self.on_queued()
 
     async def _run(
         self, action: str, group_key: str, value: dict[str, Any], user: SlackUser

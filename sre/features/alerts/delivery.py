@@ -55,6 +55,8 @@ def lane_of(item: OutboxItem) -> str:
     payload = item.payload if isinstance(item.payload, dict) else {}
     if item.topic == NOTICE_TOPIC:
         return f"n:{payload.get('thread_key') or item.key}"
+    if payload.get("kind") == "reply":
+        return f"u:{payload.get('user')}"
     if "digest_id" in payload:
         return f"d:{payload['digest_id']}"
     return f"g:{payload.get('group_key')}"
@@ -293,10 +295,11 @@ class Delivery:
 
     async def _deliver(self, c: Candidate, key: str | None) -> None:
         item = c.item
+        started = self.clock()  # before anything could reach Slack
         try:
             await self.steps.run(item)
         except ClientError as err:
-            await self._failed(c, key, err)
+            await self._failed(c, key, err, started)
         except (StoreUnavailable, StoreError) as err:
             self._store_down(err)  # nothing marked: the item is tried again, and checked
         except Exception as err:  # a malformed item must not block its lane forever
@@ -320,7 +323,9 @@ class Delivery:
             self.digests.pop(int(digest_id), None)
         await self._refresh()  # follow-ups it queued
 
-    async def _failed(self, c: Candidate, key: str | None, err: ClientError) -> None:
+    async def _failed(
+        self, c: Candidate, key: str | None, err: ClientError, started: float
+    ) -> None:
         item = c.item
         if not err.retryable:
             log.error("Slack delivery of item %s failed permanently: %s", item.id, err)
@@ -336,9 +341,9 @@ class Delivery:
         except (StoreUnavailable, StoreError) as store_err:
             self._store_down(store_err)
             return
-        sending = item.sending_at if maybe_sent else None
-        if maybe_sent and sending is None:
-            sending = self.clock()
+        # The store keeps the mark written before the call; this copy must say the same
+        # (the attempt's start, not now: a timeout comes 10 s after the post landed).
+        sending = (item.sending_at or started) if maybe_sent else None
         self.items[item.id] = replace(
             item,
             attempts=item.attempts + 1,

@@ -27,6 +27,7 @@ from sre.features.alerts.actions import Actions, ManualRollback
 from sre.features.alerts.delivery import Delivery
 from sre.features.alerts.metrics import AlertMetrics
 from sre.features.alerts.receiver import Receiver
+from sre.features.alerts.reconcile import MissingSince
 from sre.features.alerts.state import AlertState
 from sre.features.alerts.steps import Routing, Steps
 from sre.runtime.feature import Feature, FeatureError
@@ -82,6 +83,7 @@ class AlertsFeature(Feature):
                 "Alertmanager receiver off, or run with --insecure-dev for local tests"
             )
         self.reconcile_every = daemon.reconcile_interval.seconds
+        self.missing = MissingSince(daemon.reconcile_grace.seconds, clock)
         self.metrics = AlertMetrics(registry)
         self.state = AlertState(store)
         self.metrics.watch_pending(self.state.pending_count)
@@ -159,13 +161,21 @@ class AlertsFeature(Feature):
             return
         fingerprints = {a.get("fingerprint") for a in active}
         queued = 0
-        for row in await self.state.firing_groups():
+        rows = await self.state.firing_groups()
+        self.missing.keep_only([row.group_key for row in rows])
+        for row in rows:
             firing = {a.fingerprint for a in row.view.firing} if row.view else set()
-            gone = sorted(str(f) for f in firing - fingerprints)
+            gone = self.missing.due(row.group_key, firing - fingerprints)
             if gone:
                 await self.state.enqueue("reconcile", row.group_key, fingerprints=gone)
                 queued += 1
         if queued:
             log.info("reconcile: %d group(s) resolved in Alertmanager without a webhook", queued)
             self.delivery.wake.set()
+        if waiting := self.missing.waiting():
+            log.info(
+                "reconcile: %d alert(s) missing from Alertmanager, inside the %ss grace",
+                waiting,
+                f"{self.missing.grace:g}",
+            )
         await self.state.prune()

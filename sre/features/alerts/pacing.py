@@ -2,18 +2,18 @@
 
 Slack limits ``chat.postMessage`` to about one message per second *per channel* (short
 bursts allowed) and other methods per method per workspace (``chat.update`` and
-``conversations.*`` are Tier 3: 50+ a minute). Each limit is a token bucket here, keyed
-``post:<channel>``, ``update`` or ``read``: a call is only started when its bucket has a
-token, so a rate-limited channel waits without holding anything others need. When Slack
-still answers 429, only that key waits for its ``Retry-After``: one channel's 429 never
-slows another.
+``conversations.*`` are Tier 3: 50+ a minute; ``chat.postEphemeral`` Tier 4: 100+). Each
+limit is a token bucket here, keyed ``post:<channel>``, ``update``, ``read`` or ``reply``: a
+call is only started when its bucket has a token, so a rate-limited channel waits without
+holding anything others need. When Slack still answers 429, only that key waits for its
+``Retry-After``: one channel's 429 never slows another.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-POST, UPDATE, READ = "post", "update", "read"
+POST, UPDATE, READ, REPLY = "post", "update", "read", "reply"
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ DEFAULT_RATES = {
     POST: Rate(per_second=1.0, burst=2.0),
     UPDATE: Rate(per_second=45 / 60, burst=5.0),
     READ: Rate(per_second=45 / 60, burst=5.0),
+    REPLY: Rate(per_second=90 / 60, burst=10.0),
 }
 
 

@@ -59,6 +59,7 @@ class Receiver:
         try:
             queued = await self.state.receive(note, received_at)
         except (StoreUnavailable, StoreError) as err:
+            self.metrics.store_errors.inc()
             log.error("cannot store an Alertmanager notification: %s", err)
             return text(503, "state store unavailable, retry later")
         if queued is None:

@@ -192,6 +192,20 @@ class AlertState:
         payload = {"kind": kind, "group_key": group_key, "received_at": self.store.clock(), **data}
         return await self.store.run(self.store.outbox_add, ALERTS_TOPIC, payload, None)
 
+    async def reply(
+        self, channel: str, user: str, text: str, *, thread_ts: str | None = None
+    ) -> int | None:
+        """An ephemeral reply to ``user`` in ``channel`` (a button that failed)."""
+        payload = {
+            "kind": "reply",
+            "channel": channel,
+            "user": user,
+            "text": text,
+            "thread_ts": thread_ts,
+            "received_at": self.store.clock(),
+        }
+        return await self.store.run(self.store.outbox_add, ALERTS_TOPIC, payload, None)
+
     # ------------------------------------------------------------------ delivery queue
 
     async def pending(self, after: int = 0, limit: int = 5000) -> list[OutboxItem]:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sre.clients import ClientError
-from sre.clients.slack import Poster
+from sre.clients.slack import MAYBE_DONE, Poster
 from sre.features.alerts.digest import Member, detail_reply, digest_message, priority_of
 from sre.features.alerts.messages import GroupView, message, notice_message, thread_reply
 from sre.features.alerts.metrics import AlertMetrics
@@ -33,7 +33,7 @@ from sre.runtime.store import OutboxItem
 log = logging.getLogger(__name__)
 
 REOPEN_WINDOW = 3600.0  # a group firing again within this after resolving reuses its message
-POST, UPDATE, NONE = "post", "update", "none"
+POST, UPDATE, REPLY, NONE = "post", "update", "reply", "none"
 Clock = Callable[[], float]
 
 
@@ -46,7 +46,7 @@ class Routing:
 
 @dataclass(frozen=True)
 class Call:
-    kind: str  # post | update | none
+    kind: str  # post | update | reply | none
     channel: str | None = None
     priority: int = 2
 
@@ -133,6 +133,8 @@ class Steps:
             notice = Notice.from_dict(payload)
             channel = self.routing.channel_for(dict(notice.to_dict()["labels"]))
             return Call(POST, channel, priority_of(notice.severity))
+        if kind == "reply":  # someone is waiting for it: before everything else
+            return Call(REPLY, str(payload["channel"]), -2)
         if kind == "digest_post":
             return Call(POST, digest.channel if digest else None, -1)
         if kind == "digest_update":
@@ -186,6 +188,8 @@ class Steps:
         digest = await self.state.digest(int(digest_id)) if digest_id is not None else None
         if item.topic == NOTICE_TOPIC:
             await self._notice(item)
+        elif kind == "reply":
+            await self._reply(item)
         elif kind in ("digest_post", "digest_update", "digest_details"):
             await self._digest(item, digest)
         elif kind == "notification":
@@ -200,6 +204,25 @@ class Steps:
             await self._reconcile(item, row, set(payload["fingerprints"]))
         else:
             raise ValueError(f"unknown alerts item kind {kind!r}")
+
+    async def _reply(self, item: OutboxItem) -> None:
+        """An ephemeral reply to the user who pressed a button. Slack keeps no copy to look
+        up, so a reply whose answer was lost is not sent again: at most once."""
+        payload: dict[str, Any] = item.payload
+        if item.sending_at is None:
+            await self.state.sending(item.id)
+            try:
+                await self.poster.ephemeral(
+                    str(payload["channel"]),
+                    str(payload["user"]),
+                    str(payload["text"]),
+                    thread_ts=payload.get("thread_ts"),
+                )
+            except ClientError as err:
+                if err.reason not in MAYBE_DONE:
+                    raise
+                log.warning("reply to %s may not have arrived: %s", payload["user"], err)
+        await self.state.finish(item.id)
 
     async def _notice(self, item: OutboxItem) -> None:
         notice = Notice.from_dict(item.payload)

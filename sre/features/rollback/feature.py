@@ -335,7 +335,7 @@ class RollbackFeature(Feature):
         name, target = svc.name, self.targets[svc.name]
         async with self.locks[name]:
             started = self.clock()
-            results = await target.roll_back(rb.timeout.seconds)
+            results = await target.roll_back(str(data.get("previous") or ""), rb.timeout.seconds)
             ok = bool(results) and all(r.ok for r in results)
             # Freeze on what we rolled back to (read back now, or at the next evaluation).
             if target.has_revisions:

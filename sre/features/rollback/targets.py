@@ -1,10 +1,10 @@
 """What a rollback acts on: one interface, one implementation per ``rollback.target.kind``.
 
 A target answers three questions: what is it (``describe``, for the audit record), which
-revision runs now and which one a rollback returns to (``revision``), and roll it back
-(``roll_back``, returning every command's result). A ``command`` target without
-``revision_argv`` has no revisions: the feature tracks "episodes" for it instead
-(``has_revisions`` is False).
+revision runs now and which one a rollback returns to (``revision``), and roll it back to
+the revision the decision computed (``roll_back``, returning every command's result). A
+``command`` target without ``revision_argv`` has no revisions: the feature tracks
+"episodes" for it instead (``has_revisions`` is False).
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ class Target(Protocol):
 
     def describe(self) -> dict[str, Any]: ...
     async def revision(self) -> Revision: ...
-    async def roll_back(self, timeout: float) -> list[CommandResult]: ...
+    async def roll_back(self, to: str, timeout: float) -> list[CommandResult]:
+        """Return to revision ``to`` (``Revision.previous`` of the decision)."""
+        ...
 
 
 class DeploymentTarget:
@@ -47,8 +49,10 @@ class DeploymentTarget:
     async def revision(self) -> Revision:
         return await self.kubectl.deployment_revision(self.name, self.namespace)
 
-    async def roll_back(self, timeout: float) -> list[CommandResult]:
-        return await self.kubectl.undo(self.name, self.namespace, timeout)
+    async def roll_back(self, to: str, timeout: float) -> list[CommandResult]:
+        if not to:  # decide() never gets here without a previous revision; nothing runs
+            return []
+        return await self.kubectl.undo(self.name, self.namespace, to, timeout)
 
 
 class HelmTarget:
@@ -68,8 +72,10 @@ class HelmTarget:
     async def revision(self) -> Revision:
         return await self.helm.revision(self.release, self.namespace)
 
-    async def roll_back(self, timeout: float) -> list[CommandResult]:
-        return await self.helm.rollback(self.release, self.namespace, timeout)
+    async def roll_back(self, to: str, timeout: float) -> list[CommandResult]:
+        if not to:
+            return []
+        return await self.helm.rollback(self.release, self.namespace, to, timeout)
 
 
 class CommandTarget:
@@ -105,8 +111,8 @@ class CommandTarget:
             previous=None if previous in (None, "") else str(previous),
         )
 
-    async def roll_back(self, timeout: float) -> list[CommandResult]:
-        return [await run(self.argv, timeout)]
+    async def roll_back(self, to: str, timeout: float) -> list[CommandResult]:
+        return [await run(self.argv, timeout)]  # the command knows what "back" means
 
 
 def target_for(service: Service, kubectl: Kubectl, helm: Helm) -> Target:

@@ -52,6 +52,9 @@ SET_VERSION = (
     "ON CONFLICT (component) DO UPDATE SET version = excluded.version, "
     "applied_at = excluded.applied_at"
 )
+PROBE_KEY, PROBE_BYTES = "sre:writable-probe", 256 * 1024  # see SqlStore.writable
+PROBE_WRITE = "INSERT INTO cache (key, value, expires_at) VALUES (:key, :value, 0)"
+PROBE_UNDO = "DELETE FROM cache WHERE key = :key"
 TOUCH = "UPDATE schema_versions SET applied_at = applied_at WHERE component = 'core'"
 CLAIM = (
     "INSERT INTO idempotency (scope, key, created_at) VALUES (:scope, :key, :now) "
@@ -143,6 +146,7 @@ class SqlStore:
         self._worker = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sre-store")
         self._on_close = list(on_close)
         self._open = True
+        self._write_failed: str | None = None  # why the last write failed, until one passes
         try:
             with self.transaction() as tx:
                 tx.create(schema_versions)
@@ -196,8 +200,11 @@ class SqlStore:
                     raise
                 self._local.tx = None
                 conn.commit()
+                if tx.wrote and not tx.probe:
+                    self._write_failed = None
         except self.backend.unavailable as err:
             # The storage failed (full disk, lost connection, locked): nothing was written.
+            self._write_failed = _reason(err)
             raise StoreUnavailable(_reason(err)) from None
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -207,11 +214,22 @@ class SqlStore:
         return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
 
     def writable(self) -> str | None:
+        """Why the store cannot take writes now, or None.
+
+        Normally a one-row touch. After a real write failed (a webhook's, on a full disk,
+        where the touch alone can still pass), a write the size of a large webhook, undone
+        in the same transaction: ready again as soon as that fits."""
         if not self._open:
             return "state store closed"
+        failed = self._write_failed is not None
         try:
             with self.transaction() as tx:
+                tx.probe = not failed
                 tx.execute(TOUCH)
+                if failed:
+                    params = {"key": PROBE_KEY, "value": "x" * PROBE_BYTES}
+                    tx.execute(PROBE_WRITE, params)
+                    tx.execute(PROBE_UNDO, {"key": PROBE_KEY})
         except (StoreUnavailable, StoreError) as err:
             return f"state store not writable: {err}"
         return None

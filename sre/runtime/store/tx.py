@@ -42,6 +42,9 @@ class Backend(Protocol):
 class Tx:
     """A transaction on one DB-API connection (see ``contract.Tx``)."""
 
+    wrote = False  # a statement other than a SELECT ran (readiness: did a write succeed?)
+    probe = False  # the readiness check's own tiny write: proves little on a full disk
+
     def __init__(self, conn: Any, backend: Backend) -> None:
         self._conn = conn
         self._backend = backend
@@ -57,6 +60,8 @@ class Tx:
                 values.update({f"{name}_{i}": v for i, v in enumerate(value)})
         if not self._backend.named_params:
             sql = _PARAM.sub(r"%(\1)s", sql.replace("%", "%%"))
+        if not sql.lstrip()[:6].upper().startswith("SELECT"):
+            self.wrote = True
         cursor = self._conn.cursor()
         cursor.execute(sql, values)
         return cursor
