@@ -139,6 +139,24 @@ LABEL_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
         "result": ("success", "failure", "dry_run"),
     },
     "sre_backup_verification_success": {"step": ("freshness", "size", "integrity", "restore")},
+    "sre_deploys_total": {
+        "outcome": (
+            "verified",
+            "rolled_back",
+            "rollback_failed",
+            "failing",
+            "no_verdict",
+            "superseded",
+        )
+    },
+    "sre_annotations_total": {
+        "kind": ("deploy", "rollback", "silence"),
+        "result": ("created", "adopted"),
+    },
+    "sre_deploys_deliveries_total": {
+        "target": ("slack", "grafana"),
+        "result": ("ok", "retry", "permanent_error"),
+    },
     "sre_aws_errors_total": {
         "reason": (
             "throttled",
@@ -221,6 +239,27 @@ DAEMON_METRICS = {
     ),
     "sre_rollbacks_total": ("counter", "service, trigger, result", "Rollbacks performed."),
     "sre_rollback_last_timestamp_seconds": ("gauge", "service", "When the last rollback ran."),
+    # deploys: threads and annotations
+    "sre_deploys_total": (
+        "counter",
+        "service, outcome",
+        "Deploy threads that reached an outcome (a new revision after its watch window).",
+    ),
+    "sre_annotations_total": (
+        "counter",
+        "kind, result",
+        "Grafana annotations created, or found created by an attempt whose answer was lost.",
+    ),
+    "sre_deploys_deliveries_total": (
+        "counter",
+        "target, result",
+        "Deploy thread steps (Slack) and annotations (Grafana) delivered, by result.",
+    ),
+    "sre_deploys_pending": (
+        "gauge",
+        "",
+        "Events and deploy steps waiting in the outbox for the deploys feature.",
+    ),
     # cost
     "sre_aws_cost_api_requests_total": ("counter", "", "Cost Explorer requests made."),
     "sre_aws_cost_daily_usd": ("gauge", "service", "Yesterday's unblended cost."),

@@ -1,4 +1,5 @@
-"""Grafana HTTP API (the subset publishing needs). I/O only; errors become ``ClientError``.
+"""Grafana HTTP API (the subset publishing and the annotations need). I/O only; errors
+become ``ClientError``.
 
 Reasons: ``auth`` (401/403), ``unreachable`` (connection refused, DNS, timeout),
 ``version_mismatch`` (412: changed since we read it, or a same-named dashboard exists),
@@ -125,6 +126,30 @@ class GrafanaClient:
 
     async def delete_dashboard(self, uid: str) -> None:
         await self._call("DELETE", f"/api/dashboards/uid/{quote(uid, safe='')}")
+
+    # ------------------------------------------------------------------ annotations
+
+    async def create_annotation(self, body: dict[str, Any]) -> int:
+        """``POST /api/annotations`` (``time``, ``timeEnd`` in ms, ``tags``, ``text``); the
+        new annotation's id."""
+        made = _mapping(
+            await self._call("POST", "/api/annotations", body=body), "POST /api/annotations"
+        )
+        found = made.get("id")
+        if not isinstance(found, int) or isinstance(found, bool):
+            raise ClientError("bad_response", "POST /api/annotations: no id", retryable=False)
+        return found
+
+    async def find_annotations(
+        self, tags: list[str], start_ms: int, end_ms: int, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """``GET /api/annotations``: those carrying every one of ``tags`` in the range."""
+        params = [("from", str(start_ms)), ("to", str(end_ms)), ("type", "annotation")]
+        params += [("limit", str(limit))] + [("tags", tag) for tag in tags]
+        found = await self._call("GET", "/api/annotations", params=params)
+        if not isinstance(found, list):
+            raise ClientError("bad_response", "GET /api/annotations: not a list", retryable=False)
+        return [a for a in found if isinstance(a, dict)]
 
 
 @asynccontextmanager

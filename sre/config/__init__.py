@@ -8,7 +8,7 @@ anything starts.
 Modules, by section: ``connections`` (prometheus, grafana, runbooks, kubernetes,
 selectors), ``alerting`` (alertmanager: receivers, routes, inhibitions, route tests),
 ``services`` (services, datastores, queues, probes, thresholds), ``daemon`` (daemon),
-``integrations`` (slack, aws, cost, backups), ``root`` (the whole file and its
+``integrations`` (slack, deploys, aws, cost, backups), ``root`` (the whole file and its
 cross-section rules), ``files`` (reading it). ``loader`` is the typed loader,
 ``validators`` the per-value checks, ``durations`` the ``2m``-style duration type,
 ``compose`` the ``service_defaults:`` / ``include:`` layer that runs before the loader.
@@ -47,6 +47,7 @@ from sre.config.integrations import (
     AwsConfig,
     Backup,
     CostConfig,
+    DeploysConfig,
     RdsLocation,
     RestoreCheck,
     RestoreTest,
@@ -80,6 +81,7 @@ __all__ = [
     "DaemonConfig",
     "DaemonReceiver",
     "Datastore",
+    "DeploysConfig",
     "Duration",
     "EmailReceiver",
     "GrafanaConfig",

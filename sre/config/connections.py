@@ -55,6 +55,12 @@ class GrafanaConfig:
         "tag on every dashboard we own; `--prune` only ever removes dashboards with it",
         "managed-by-sre",
     )
+    annotations: bool = key(
+        "the daemon marks deploys, rollbacks and silences from Slack as Grafana annotations "
+        "(tags `deploy`/`rollback`/`silence` and the service); needs the token in its "
+        "environment, allowed annotations:create and annotations:read",
+        True,
+    )
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,27 @@ class SlackConfig:
 
 
 @dataclass(frozen=True)
+class DeploysConfig:
+    """Deploy threads: one Slack thread per new revision of a service with a rollback
+    block, updated in place (rolling out, then verified, rolled back or no verdict)."""
+
+    channel: str | None = key(
+        "Slack channel of the deploy threads; unset: the first `slack.routes` entry matching "
+        "the labels `source: deploy`, `service`, `severity: info`",
+        None,
+    )
+    watch: Duration | None = key(
+        "how long a new revision is watched before its thread says verified (or no "
+        "verdict); unset: the service's `rollback.after_deploy`, else 10m",
+        None,
+        check=positive,
+    )
+
+    def watch_for(self, after_deploy: Duration | None) -> Duration:
+        return self.watch or after_deploy or Duration.of(minutes=10)
+
+
+@dataclass(frozen=True)
 class AwsConfig:
     """Credentials come from the standard AWS chain (environment, files, IRSA)."""
 

@@ -18,7 +18,7 @@ from sre.config.connections import (
 )
 from sre.config.daemon import DaemonConfig
 from sre.config.durations import Duration
-from sre.config.integrations import AwsConfig, Backup, CostConfig, SlackConfig
+from sre.config.integrations import AwsConfig, Backup, CostConfig, DeploysConfig, SlackConfig
 from sre.config.loader import key
 from sre.config.services import Datastore, Probe, Queue, Rollback, Service, Thresholds
 from sre.config.validators import (
@@ -63,6 +63,10 @@ class Config:
     )
     daemon: DaemonConfig = key("the SRE daemon", factory=DaemonConfig)
     slack: SlackConfig | None = key("Slack; unset: messages go to the daemon's log", None)
+    deploys: DeploysConfig | None = key(
+        "deploy threads in Slack for every new revision the rollback feature sees; unset: off",
+        None,
+    )
     aws: AwsConfig | None = key("AWS (cost, backups); unset: those features are off", None)
     cost: CostConfig | None = key("AWS cost analysis; unset: off", None)
     backups: tuple[Backup, ...] = key("backups to verify", ())

@@ -2,6 +2,9 @@
 
 Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 1 when it cannot start (state store
 unusable, port taken), 2 on a bad config (every problem listed, with key paths).
+
+Subcommands: ``audit`` (the rollback audit trail, ``audit_cli.py``) and ``verify`` (the
+deploy gate, ``verify_cli.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m sre.daemon",
         description="Run the SRE daemon (probes, jobs, webhooks) until SIGTERM/SIGINT.",
         epilog="Exit codes: 0 after a clean shutdown, 1 when it cannot start, 2 on a bad "
-        "config. Also: `python -m sre.daemon audit --help` lists the rollback audit trail.",
+        "config. Also: `python -m sre.daemon audit --help` lists the rollback audit trail; "
+        "`python -m sre.daemon verify --help` is the deploy gate.",
     )
     parser.add_argument(
         "--config", default="sre.yaml", help="path to sre.yaml (default: %(default)s)"
@@ -46,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         from sre.daemon.audit_cli import main as audit_main
 
         return audit_main(rest[1:])
+    if rest[:1] == ["verify"]:  # `python -m sre.daemon verify ...`: the deploy gate
+        from sre.daemon.verify_cli import main as verify_main
+
+        return verify_main(rest[1:])
     args = parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     try:

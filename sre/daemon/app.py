@@ -19,13 +19,16 @@ from prometheus_client import CollectorRegistry, Counter
 from sre.clients import ClientError
 from sre.clients.alertmanager import AlertmanagerClient
 from sre.clients.aws import AwsClient
+from sre.clients.grafana import GrafanaClient
 from sre.clients.helm import Helm
 from sre.clients.kube import Kubectl
 from sre.clients.prometheus import PrometheusClient
+from sre.clients.slack import ConsoleSink
 from sre.config import AwsConfig, Config
 from sre.features.alerts.feature import AlertsFeature, slack_poster
 from sre.features.backups.feature import BackupsFeature
 from sre.features.cost.feature import CostFeature
+from sre.features.deploys.feature import DeploysFeature
 from sre.features.heartbeat.feature import HeartbeatFeature, pagerduty_client
 from sre.features.probes.engine import StartHook
 from sre.features.probes.feature import ProbesFeature
@@ -34,6 +37,7 @@ from sre.features.retention.window import rules_window
 from sre.features.rollback.feature import RollbackFeature
 from sre.features.rollback.targets import target_for
 from sre.features.rollback.triggers import Triggers
+from sre.runtime.events import EventLog
 from sre.runtime.feature import Feature
 from sre.runtime.http import BearerToken
 from sre.runtime.jobs import JobRunner
@@ -91,6 +95,10 @@ def section_notes(cfg: Config) -> list[str]:
             notes.append("probes: section absent and no services[].health, health probes off")
     if not any(s.rollback is not None for s in cfg.services):
         notes.append("rollback: no service has a rollback block, auto-rollback off")
+    if cfg.deploys is None:
+        notes.append("deploys: section absent, deploy threads in Slack off")
+    if cfg.grafana is None:
+        notes.append("grafana: section absent, annotations of deploys and silences off")
     return notes
 
 
@@ -110,9 +118,39 @@ def api_token(cfg: Config, env: Mapping[str, str], insecure_dev: bool) -> Bearer
     return BearerToken(value or None, variable=str(name), open_without=insecure_dev)
 
 
+def annotations_client(
+    cfg: Config, env: Mapping[str, str], session: aiohttp.ClientSession
+) -> GrafanaClient | None:
+    """Grafana for annotations: when configured, switched on and its token is set."""
+    grafana = cfg.grafana
+    if grafana is None or not grafana.annotations:
+        return None
+    token = env.get(grafana.token_env, "")
+    if not token:
+        log.warning("grafana: %s is unset, annotations off", grafana.token_env)
+        return None
+    return GrafanaClient(grafana.url, token, session)
+
+
+def deploys_feature(p: Parts, events: EventLog) -> DeploysFeature:
+    cfg = p.config
+    return DeploysFeature(
+        cfg.deploys,
+        cfg.services,
+        channel_for=cfg.slack.channel_for if cfg.slack else None,
+        poster=slack_poster(cfg.slack, p.env) if cfg.deploys else ConsoleSink(),
+        grafana=annotations_client(cfg, p.env, p.session),
+        store=p.store,
+        events=events,
+        registry=p.registry,
+        clock=p.clock,
+    )
+
+
 def build_features(p: Parts) -> list[Feature]:
     """Every feature of the daemon, constructed with what it uses, in start order."""
     cfg = p.config
+    events = EventLog(p.store)  # what features tell each other (the deploys feature reads it)
     probes = ProbesFeature(
         cfg.all_probes(),
         concurrency=cfg.daemon.probe_concurrency,
@@ -136,6 +174,7 @@ def build_features(p: Parts) -> list[Feature]:
             clock=p.clock,
             api_token=api_token(cfg, p.env, p.insecure_dev),
             redactor=configured(cfg, p.env),
+            events=events,
         )
     am = cfg.alertmanager
     alerts = AlertsFeature(
@@ -174,6 +213,7 @@ def build_features(p: Parts) -> list[Feature]:
             clock=p.clock,
         )
         features.append(backups)
+    features.append(deploys_feature(p, events))  # before rollback: stopped after it
     if rollback is not None:
         features.append(rollback)
     if cfg.prometheus is not None:

@@ -11,10 +11,20 @@ Shapes follow Grafana's Folder, Search and Dashboard HTTP API docs:
   412 ``version-mismatch``, and another dashboard with the same title in the folder answers
   412 ``name-exists``; success bumps ``version`` and answers ``{id, uid, url, status, version,
   slug}``;
-- ``DELETE /api/dashboards/uid/:uid`` -> ``{title, message, id}``.
+- ``DELETE /api/dashboards/uid/:uid`` -> ``{title, message, id}``;
+- annotations (the Annotations HTTP API, and Grafana's store for the filters):
+  ``POST /api/annotations {time, timeEnd, tags, text, dashboardUID, panelId}`` -> ``{message:
+  "Annotation added", id}`` (``text`` required; ``time`` defaults to now, ``timeEnd`` to
+  ``time``; a ``timeEnd`` before ``time`` is 400); ``GET /api/annotations`` with ``from`` /
+  ``to`` (epoch ms: only when both are given, those with ``time <= to`` and ``timeEnd >=
+  from``), ``tags`` (repeated: every one, or any with ``matchAny=true``), ``type``
+  (``annotation`` | ``alert``), ``dashboardUID``, ``panelId``, ``limit`` (default 100), newest
+  ``timeEnd`` first; ``DELETE /api/annotations/:id``.
 
 Run it in a thread: ``with FakeGrafana(token) as grafana: grafana.url ...``. ``calls``
-records every request (method, path) so tests can prove a dry run wrote nothing.
+records every request (method, path) so tests can prove a dry run wrote nothing. Faults for
+the next calls: ``fail_next`` (answer a status, store nothing) and ``lose_next`` (do the work,
+then close the connection without an answer, as a network that drops it does).
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ import copy
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -47,6 +58,8 @@ class FakeGrafana:
         self.folders: dict[str, dict[str, Any]] = {}
         self.dashboards: dict[str, Stored] = {}
         self.calls: list[tuple[str, str]] = []
+        self.annotations: dict[int, dict[str, Any]] = {}
+        self.faults: list[tuple[str, str, int]] = []  # (method, path prefix, status or 0)
         self._next_id = 1
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -78,6 +91,23 @@ class FakeGrafana:
         stored.update(id=stored_id, version=version)
         self.dashboards[stored["uid"]] = Stored(stored_id, stored, folder_uid)
 
+    def fail_next(
+        self, count: int, status: int = 503, method: str = "POST", path: str = ""
+    ) -> None:
+        """Answer the next ``count`` matching calls with ``status``, doing nothing."""
+        self.faults += [(method, path, status)] * count
+
+    def lose_next(self, count: int, method: str = "POST", path: str = "") -> None:
+        """Do the next ``count`` matching calls, then close the connection unanswered."""
+        self.faults += [(method, path, 0)] * count
+
+    def fault(self, method: str, path: str) -> int | None:
+        for n, (m, prefix, status) in enumerate(self.faults):
+            if m == method and path.startswith(prefix):
+                del self.faults[n]
+                return status
+        return None
+
     def writes(self) -> list[tuple[str, str]]:
         return [c for c in self.calls if c[0] in ("POST", "PUT", "DELETE")]
 
@@ -107,7 +137,77 @@ class FakeGrafana:
                 return self._delete(parts[3])
         if method == "POST" and parts == ["api", "dashboards", "db"]:
             return self._save(body)
+        if parts == ["api", "annotations"] and method in ("GET", "POST"):
+            return self._add_annotation(body) if method == "POST" else self._annotations(query)
+        if parts[:2] == ["api", "annotations"] and len(parts) == 3 and method == "DELETE":
+            found = parts[2].isdigit() and self.annotations.pop(int(parts[2]), None)
+            return (
+                (200, _msg("Annotation deleted")) if found else (404, _msg("Annotation not found"))
+            )
         return 404, _msg("Not found")
+
+    # ------------------------------------------------------------------ annotations
+
+    def _add_annotation(self, body: Any) -> tuple[int, Any]:
+        if not isinstance(body, dict):
+            return 400, _msg("bad request data")
+        text, tags = body.get("text"), body.get("tags") or []
+        if not isinstance(text, str) or not text:
+            return 400, _msg("Failed to save annotation: text field should not be empty")
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            return 400, _msg("bad request data")
+        start = body.get("time") or int(time.time() * 1000)
+        end = body.get("timeEnd") or start
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
+            return 400, _msg("bad request data")
+        if end < start:
+            return 400, _msg("Failed to save annotation: invalid time range")
+        new_id = self._new_id()
+        now = int(time.time() * 1000)
+        self.annotations[new_id] = {
+            "id": new_id,
+            "alertId": 0,
+            "dashboardId": 0,
+            "dashboardUID": body.get("dashboardUID") or "",
+            "panelId": int(body.get("panelId") or 0),
+            "userId": 1,
+            "newState": "",
+            "prevState": "",
+            "created": now,
+            "updated": now,
+            "time": start,
+            "timeEnd": end,
+            "text": text,
+            "tags": list(tags),
+            "login": "sre-daemon",
+            "data": {},
+        }
+        return 200, {"message": "Annotation added", "id": new_id}
+
+    def _annotations(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+        def number(name: str, default: int = 0) -> int:
+            raw = query.get(name, [""])[0]
+            return int(raw) if raw.lstrip("-").isdigit() else default
+
+        start, end, limit = number("from"), number("to"), number("limit") or 100
+        tags = query.get("tags", [])
+        any_tag = query.get("matchAny", ["false"])[0] == "true"
+        kind = query.get("type", [""])[0]
+        found = []
+        for a in self.annotations.values():
+            if start > 0 and end > 0 and not (a["time"] <= end and a["timeEnd"] >= start):
+                continue
+            if kind in ("annotation", "alert") and (a["alertId"] > 0) != (kind == "alert"):
+                continue
+            if tags and not (any if any_tag else all)(t in a["tags"] for t in tags):
+                continue
+            if "dashboardUID" in query and a["dashboardUID"] != query["dashboardUID"][0]:
+                continue
+            if "panelId" in query and a["panelId"] != number("panelId"):
+                continue
+            found.append(copy.deepcopy(a))
+        found.sort(key=lambda a: (a["timeEnd"], a["time"]), reverse=True)
+        return 200, found[:limit]
 
     def _folder(self, f: dict[str, Any]) -> dict[str, Any]:
         return {**f, "url": f"/dashboards/f/{f['uid']}/{_slug(f['title'])}", "canSave": True}
@@ -237,7 +337,10 @@ def _handler(grafana: FakeGrafana) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             with grafana._lock:
                 grafana.calls.append((self.command, parts.path))
-                if self.headers.get("Authorization") != f"Bearer {grafana.token}":
+                fault = grafana.fault(self.command, parts.path)
+                if fault:  # an answer, and nothing done
+                    status, payload = fault, _msg("injected fault")
+                elif self.headers.get("Authorization") != f"Bearer {grafana.token}":
                     status, payload = 401, _msg("Unauthorized")
                 else:
                     try:
@@ -247,6 +350,9 @@ def _handler(grafana: FakeGrafana) -> type[BaseHTTPRequestHandler]:
                     else:
                         query = parse_qs(parts.query)
                         status, payload = grafana.handle(self.command, parts.path, query, body)
+            if fault == 0:  # done, and the answer lost on the way
+                self.close_connection = True
+                return
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -254,7 +360,7 @@ def _handler(grafana: FakeGrafana) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = do_DELETE = do_PUT = _serve
+        do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # keep test output clean

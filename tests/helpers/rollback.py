@@ -23,6 +23,7 @@ from sre.config import Config, parse_config
 from sre.features.rollback.feature import RollbackFeature
 from sre.features.rollback.targets import target_for
 from sre.features.rollback.triggers import Triggers
+from sre.runtime.events import EVENT_TOPIC, EventLog
 from sre.runtime.http import BearerToken
 from sre.runtime.notices import OutboxNotifier
 from sre.runtime.redact import Redactor
@@ -112,6 +113,7 @@ class Harness:
         self.registry = CollectorRegistry()
         self.prom = FakePrometheus()
         self.probes = Probes()
+        self.events = EventLog(self.store)
 
     async def feature(self, session: aiohttp.ClientSession) -> RollbackFeature:
         """Wired as ``sre.daemon.app`` wires it, with a fake Prometheus."""
@@ -128,6 +130,7 @@ class Harness:
             clock=self.clock,
             api_token=BearerToken(AUDIT_TOKEN, open_without=False),
             redactor=Redactor([SECRET]),
+            events=self.events,
         )
 
     def calls(self) -> list[str]:
@@ -139,8 +142,16 @@ class Harness:
 
     def notices(self) -> dict[str, Any]:
         with self.store.transaction() as tx:
-            rows = tx.all("SELECT key, payload FROM outbox")
+            rows = tx.all("SELECT key, payload FROM outbox WHERE topic = 'notice'")
         return {r["key"]: json.loads(r["payload"]) for r in rows}
+
+    def published(self) -> list[dict[str, Any]]:
+        """The events the feature published, oldest first."""
+        with self.store.transaction() as tx:
+            rows = tx.all(
+                "SELECT payload FROM outbox WHERE topic = :t ORDER BY id", {"t": EVENT_TOPIC}
+            )
+        return [json.loads(r["payload"]) for r in rows]
 
     def metric(self, name: str, **labels: str) -> float | None:
         return self.registry.get_sample_value(name, labels)

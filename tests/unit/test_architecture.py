@@ -37,6 +37,8 @@ PURE = [
     "features/backups/notices.py",
     "features/heartbeat/model.py",
     "features/heartbeat/notices.py",
+    "features/deploys/model.py",
+    "features/deploys/messages.py",
 ]
 FORBIDDEN_MODULES = ("aiohttp", "boto3", "botocore", "slack_sdk", "subprocess", "sre.clients")
 FORBIDDEN_CALLS = ("time.time", "time.monotonic", "datetime.now", "date.today")

@@ -116,7 +116,7 @@ def test_jobs_registered_with_the_shared_policy_and_engines_per_interval(tmp_pat
         try:
             jobs = {job.id: job for job in daemon.scheduler.get_jobs()}
             # probes are engines, not jobs; the prometheus section adds the retention check
-            assert set(jobs) == {"store.maintenance", "prometheus.retention"}
+            assert set(jobs) == {"store.maintenance", "prometheus.retention", "deploys.prune"}
             job = jobs["store.maintenance"]
             assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, 45)
             engines = next(f for f in daemon.features if f.name == "probes").engines  # type: ignore[attr-defined]
@@ -179,7 +179,7 @@ def test_endpoints_readiness_and_a_feature_through_the_seam(tmp_path: Path) -> N
 def test_absent_sections_are_named_once(tmp_path: Path) -> None:
     notes = section_notes(make_config(tmp_path))
     assert any(n.startswith("slack: section absent") and "console sink" in n for n in notes)
-    for section in ("alertmanager", "aws", "cost", "backups", "probes", "rollback"):
+    for section in ("alertmanager", "aws", "cost", "backups", "probes", "rollback", "deploys"):
         assert sum(n.startswith(f"{section}:") for n in notes) == 1
     assert "probing services[].health only (1)" in " ".join(notes)
     full = make_config(
@@ -190,6 +190,8 @@ def test_absent_sections_are_named_once(tmp_path: Path) -> None:
         cost={},
         backups=[{"name": "b", "max_age": "1d", "s3": {"bucket": "x"}}],
         probes=[{"name": "x", "url": "tcp://h:1"}],
+        deploys={},
+        grafana={"url": "http://grafana:3000"},
         services=[
             {
                 "name": "api",

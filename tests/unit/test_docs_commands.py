@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from sre.daemon import __main__ as daemon_cli
-from sre.daemon import audit_cli
+from sre.daemon import audit_cli, verify_cli
 from sre.render import __main__ as render_cli
 from tests.helpers.docs import ROOT, Block, all_blocks, section, table_rows
 
@@ -73,6 +73,8 @@ def render_problem(argv: list[str]) -> str | None:
 def daemon_problem(argv: list[str]) -> str | None:
     if argv[:1] == ["audit"]:
         return parses(audit_cli.parse_args, argv[1:])
+    if argv[:1] == ["verify"]:
+        return parses(verify_cli.parse_args, argv[1:])
     return parses(daemon_cli.parse_args, argv)
 
 
@@ -96,7 +98,8 @@ def problem(argv: list[str]) -> tuple[str, str | None] | None:
         if module == "sre.render":
             return "render", render_problem(rest)
         if module == "sre.daemon":
-            return "daemon " + (rest[0] if rest[:1] == ["audit"] else "run"), daemon_problem(rest)
+            sub = rest[0] if rest[:1] in (["audit"], ["verify"]) else "run"
+            return f"daemon {sub}", daemon_problem(rest)
         missing = importlib.util.find_spec(module) is None
         return "module", f"no module {module}" if missing else None
     return None
@@ -130,9 +133,13 @@ def test_every_command_shown_exists() -> None:
 
 
 def test_the_command_check_catches_what_does_not_exist() -> None:
-    assert problem(["python", "-m", "sre.daemon", "verify", "--service", "x"]) == (
+    assert problem(["python", "-m", "sre.daemon", "verify", "--for", "10m"]) == (
+        "daemon verify",
+        "rejected by the parser: ['--for', '10m']",
+    )
+    assert problem(["python", "-m", "sre.daemon", "gate", "--service", "x"]) == (
         "daemon run",
-        "rejected by the parser: ['verify', '--service', 'x']",
+        "rejected by the parser: ['gate', '--service', 'x']",
     )
     assert problem(["make", "deploy"]) == ("make", "no Makefile target 'deploy'")
     assert problem(["make", "bench", "BENCH=nope"]) == ("make", "no benchmark 'nope'")

@@ -28,6 +28,7 @@ from sre.clients.alertmanager import AlertmanagerClient
 from sre.features.alerts.metrics import ACTIONS, AlertMetrics
 from sre.features.alerts.signature import verify
 from sre.features.alerts.state import AlertState
+from sre.runtime.events import publish_to, silence
 from sre.runtime.http import read_limited
 
 log = logging.getLogger(__name__)
@@ -209,6 +210,17 @@ class Actions:
                 created_by=user.name,
                 comment=f"Silenced {hours}h from Slack: {name}",
             )
+            await publish_to(
+                self.state.store,
+                silence(
+                    matchers,
+                    silence_id=silence_id,
+                    created_by=user.name,
+                    starts_at=now,
+                    ends_at=now + hours * 3600,
+                    comment=f"Silenced {hours}h from Slack: {name}",
+                ),
+            )  # the deploys feature makes it a Grafana annotation
             url = f"{self.silence_base_url}/#/silences/{silence_id}"
             await self.state.set_action_fields(
                 group_key, silence_id=silence_id, silence_url=url, silenced_by=user.id

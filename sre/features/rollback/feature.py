@@ -27,10 +27,12 @@ from sre.checks.rollback import SWITCHED_OFF, Decision, Revision, TriggerVerdict
 from sre.clients import ClientError
 from sre.config import RollbackEngine, Service
 from sre.features.rollback import audit, notices
+from sre.features.rollback.events import Publisher
 from sre.features.rollback.metrics import RollbackMetrics
 from sre.features.rollback.state import PENDING, RollbackState, ServiceState
 from sre.features.rollback.targets import Target
 from sre.features.rollback.triggers import Triggers
+from sre.runtime.events import Discard, Events
 from sre.runtime.feature import Feature
 from sre.runtime.http import BearerToken
 from sre.runtime.jobs import JobSpec
@@ -57,6 +59,7 @@ class RollbackFeature(Feature):
         clock: Callable[[], float],
         api_token: BearerToken,
         redactor: Redactor,
+        events: Events | None = None,
     ) -> None:
         self.services = {s.name: s for s in services if s.rollback is not None}
         self.api_token = api_token
@@ -67,6 +70,7 @@ class RollbackFeature(Feature):
         self.store = store
         self.notices = notices
         self.clock = clock
+        self.publish = Publisher(events or Discard(), store, clock)  # for the deploys feature
         self.state = RollbackState(store)
         self.metrics = RollbackMetrics(registry, self.services)
         self.locks = {name: asyncio.Lock() for name in self.services}
@@ -123,6 +127,7 @@ class RollbackFeature(Feature):
         revision = await self.revision(svc, now)
         verdicts, window = await self.triggers.verdicts(svc, revision, now)
         await self.count(svc.name, verdicts, now)
+        await self.publish.verdict(svc.name, revision, verdicts)
         if not any(v.outcome == "fail" for v in verdicts):
             self.blocked.pop(svc.name, None)
             if any(v.outcome == "pass" for v in verdicts):
@@ -205,12 +210,15 @@ class RollbackFeature(Feature):
             log.log(level, "%s: cannot read the current revision: %s", svc.name, err)
             return None
         self.revision_errors.pop(svc.name, None)
+        new = rev.revision != st.seen_revision and st.frozen_revision != PENDING  # a deploy
         if rev.revision != st.seen_revision:
             log.info("%s: revision %s (previous %s)", svc.name, rev.revision, rev.previous)
             st = replace(st, seen_revision=rev.revision, seen_at=now)
             await self.state.save(st)
         if math.isnan(rev.deployed_at):
             rev = replace(rev, deployed_at=st.seen_at if st.seen_at is not None else now)
+        if new:
+            await self.publish.deploy(svc.name, rev, self.redactor.data(target.describe()))
         if st.frozen_revision == PENDING:
             await self.state.save(replace(st, frozen_revision=rev.revision))
         return rev
@@ -289,7 +297,7 @@ class RollbackFeature(Feature):
         return f"rolling back {name} from revision {rev} to {prev}"
 
     async def _audit(self, service: str, data: dict[str, Any]) -> int:
-        return await self.store.run(self.store.audit_add, audit.KIND, service, data)
+        return await self.store.run(self.publish.audit, service, data)  # record + its event
 
     async def pending(self, svc: Service) -> str:
         """The freeze stored with the claim, before anything runs: the episode for a
