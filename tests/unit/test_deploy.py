@@ -115,7 +115,7 @@ def test_secrets_come_from_secret_refs(objects: list[dict[str, Any]], cfg: Confi
     env = {e["name"]: e for e in container(objects)["env"]}
     assert cfg.slack is not None and cfg.grafana is not None and cfg.daemon.webhook_token_env
     required = {cfg.slack.token_env, cfg.slack.signing_secret_env, cfg.daemon.webhook_token_env}
-    optional = {cfg.grafana.token_env} | {
+    optional = {cfg.grafana.token_env, cfg.daemon.api_token_env} | {
         b.restore_test.dsn_env for b in cfg.backups if b.restore_test is not None
     }
     for name in required | optional:
