@@ -134,6 +134,7 @@ LABEL_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
         "result": ("ok", "error"),
     },
     "sre_rollback_evaluations_total": {"verdict": ("pass", "fail", "no_verdict")},
+    "sre_rollback_queries_total": {"result": ("ok", "error")},
     "sre_rollbacks_total": {
         "trigger": ("error_rate", "latency", "health", "manual"),
         "result": ("success", "failure", "dry_run"),
@@ -221,6 +222,12 @@ DAEMON_METRICS = {
     ),
     "sre_rollbacks_total": ("counter", "service, trigger, result", "Rollbacks performed."),
     "sre_rollback_last_timestamp_seconds": ("gauge", "service", "When the last rollback ran."),
+    "sre_rollback_queries_total": (
+        "counter",
+        "result",
+        "PromQL range queries of the rollback triggers (a bounded number per evaluation "
+        "cycle, whatever the number of services); error: no answer, no verdict from it.",
+    ),
     # cost
     "sre_aws_cost_api_requests_total": ("counter", "", "Cost Explorer requests made."),
     "sre_aws_cost_daily_usd": ("gauge", "service", "Yesterday's unblended cost."),

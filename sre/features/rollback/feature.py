@@ -1,13 +1,13 @@
 """The rollback feature: evaluate every service with a ``rollback`` block, act on a fail.
 
 One job (``rollback.evaluate``, every ``daemon.rollbacks.interval``) evaluates all such
-services concurrently: read the current revision from the service's target
-(``targets.py``), judge its triggers over the ``for`` window (``triggers.py``), count and
-log the verdict, then let the safety policy (``sre.checks.rollback.decide``) decide. A
-rollback runs in a background task (so one slow ``rollout status`` never delays the other
-services) under the service's lock: one at a time per service. Manual requests (the Slack
-button) take the same path with a ``manual`` trigger. Every decision that matters is an
-audit record (``audit.py``) and a notice (``notices.py``).
+services in one cycle: read each current revision from the service's target
+(``targets.py``) while the triggers of all are judged over their ``for`` windows from a
+few batched queries (``triggers.py``), count and log each verdict, then let the safety
+policy (``sre.checks.rollback.decide``) decide. A rollback runs in a background task (so
+one slow ``rollout status`` never delays the other services) under the service's lock: one
+at a time per service. Manual requests (the Slack button) take the same path with a
+``manual`` trigger. Every decision that matters is an audit record and a notice.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from sre.features.rollback import audit, notices
 from sre.features.rollback.metrics import RollbackMetrics
 from sre.features.rollback.state import PENDING, RollbackState, ServiceState
 from sre.features.rollback.targets import Target
-from sre.features.rollback.triggers import Triggers
+from sre.features.rollback.triggers import Cycle, Triggers
 from sre.runtime.feature import Feature
 from sre.runtime.http import BearerToken
 from sre.runtime.jobs import JobSpec
@@ -111,17 +111,31 @@ class RollbackFeature(Feature):
     # ------------------------------------------------------------------ evaluation
 
     async def evaluate_all(self) -> None:
-        await asyncio.gather(*(self.evaluate(s) for s in self.services.values()))
+        await self.evaluate(*self.services.values())
 
-    async def evaluate(self, svc: Service) -> None:
-        rb = svc.rollback
-        assert rb is not None
-        if self.locks[svc.name].locked():
-            log.debug("%s: a rollback is running, evaluation skipped", svc.name)
+    async def evaluate(self, *services: Service) -> None:
+        """One cycle: the revisions and the trigger queries of every service at once (a
+        bounded number of queries, ``Triggers.judge``), then each service's decision."""
+        busy = {s.name for s in services if self.locks[s.name].locked()}
+        if busy:
+            log.debug("a rollback is running, evaluation skipped: %s", ", ".join(sorted(busy)))
+        if not (due := [s for s in services if s.name not in busy]):
             return
         now = self.clock()
-        revision = await self.revision(svc, now)
-        verdicts, window = await self.triggers.verdicts(svc, revision, now)
+        revisions, cycle = await asyncio.gather(
+            asyncio.gather(*(self.revision(s, now) for s in due)), self.triggers.judge(due, now)
+        )
+        self.metrics.count_queries(cycle.queries, cycle.failed)
+        await asyncio.gather(
+            *(self.conclude(s, rev, cycle, now) for s, rev in zip(due, revisions, strict=True))
+        )
+
+    async def conclude(
+        self, svc: Service, revision: Revision | None, cycle: Cycle, now: float
+    ) -> None:
+        rb = svc.rollback
+        assert rb is not None
+        verdicts = cycle.verdicts[svc.name] + self.triggers.health(svc, revision)
         await self.count(svc.name, verdicts, now)
         if not any(v.outcome == "fail" for v in verdicts):
             self.blocked.pop(svc.name, None)
@@ -139,6 +153,7 @@ class RollbackFeature(Feature):
             enabled=self.engine.enabled,
             dry_run=rb.dry_run,
         )
+        window = cycle.windows[svc.name]
         data = self._record(svc, decision, verdicts, revision, window=window, by="auto")
         await self.act(svc, decision, data, revision, manual=False)
 
