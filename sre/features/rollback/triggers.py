@@ -53,6 +53,9 @@ class Answer:
     failed: str | None = None
 
 
+Answers = tuple[Answer, Answer | None, Answer | None]  # traffic, error ratio, latency
+
+
 @dataclass
 class Cycle:
     """What one evaluation cycle saw: the Prometheus verdicts and window of each service,
@@ -105,46 +108,39 @@ class Triggers:
         """Ask every query of the cycle at once, then judge each service from its series."""
         chosen = [s for s in services if s.rollback is not None]
         plan = batches(self.cfg, chosen)
-        asks = []
-        for batch in plan:
-            q = batch.queries
-            kinds = (
-                ("traffic", q.traffic),
-                ("error_rate", q.error_ratio),
-                ("latency", q.latency_p95),
-            )
-            for kind, query in kinds:
-                if query is not None:
-                    asks.append(self._range(kind, query, now - batch.span, now))
-        answers = iter(await asyncio.gather(*asks))
-        cycle = Cycle(queries=len(asks))
-        read: dict[str, tuple[Answer, Answer | None, Answer | None]] = {}
-        for batch in plan:
-            got = self._answers(batch, answers)
-            cycle.failed += sum(1 for a in got if a is not None and a.failed)
-            for name in batch.services:
-                read[name] = got
+        answered = await asyncio.gather(*(self._ask(batch, now) for batch in plan))
+        cycle = Cycle()
+        read: dict[str, Answers] = {}
+        for batch, answers in zip(plan, answered, strict=True):
+            asked = [a for a in answers if a is not None]
+            cycle.queries += len(asked)
+            cycle.failed += sum(1 for a in asked if a.failed)
+            read.update(dict.fromkeys(batch.services, answers))
         for svc in chosen:
             cycle.windows[svc.name], cycle.verdicts[svc.name] = self._judge_one(
                 svc, read.get(svc.name), now
             )
         return cycle
 
-    @staticmethod
-    def _answers(
-        batch: Batch, answers: Iterable[Answer]
-    ) -> tuple[Answer, Answer | None, Answer | None]:
-        it = iter(answers)
-        q = batch.queries
-        traffic = next(it)
-        errors = next(it) if q.error_ratio is not None else None
-        latency = next(it) if q.latency_p95 is not None else None
+    async def _ask(self, batch: Batch, now: float) -> Answers:
+        """A batch's traffic, error-ratio and latency answers (None: no such query)."""
+        start, q = now - batch.span, batch.queries
+
+        async def ask(kind: str, query: str | None) -> Answer | None:
+            return None if query is None else await self._range(kind, query, start, now)
+
+        traffic, errors, latency = await asyncio.gather(
+            ask("traffic", q.traffic),
+            ask("error_rate", q.error_ratio),
+            ask("latency", q.latency_p95),
+        )
+        assert traffic is not None
         return traffic, errors, latency
 
     def _judge_one(
         self,
         svc: Service,
-        answers: tuple[Answer, Answer | None, Answer | None] | None,
+        answers: Answers | None,
         now: float,
     ) -> tuple[dict[str, float], list[TriggerVerdict]]:
         rb = svc.rollback
