@@ -66,8 +66,8 @@ class DeployedAMinuteAgo:
     async def revision(self) -> Revision:
         return Revision("2", deployed_at=self.deployed_at, previous="1")
 
-    async def roll_back(self, timeout: float) -> list[CommandResult]:
-        return [CommandResult(("benchmark", self.name), 0, "", 0.0)]
+    async def roll_back(self, to: str, timeout: float) -> list[CommandResult]:
+        return [CommandResult(("benchmark", self.name, to), 0, "", 0.0)]
 
 
 class NoProbes:
