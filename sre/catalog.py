@@ -134,6 +134,7 @@ LABEL_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
         "result": ("ok", "error"),
     },
     "sre_rollback_evaluations_total": {"verdict": ("pass", "fail", "no_verdict")},
+    "sre_rollback_queries_total": {"result": ("ok", "error")},
     "sre_rollbacks_total": {
         "trigger": ("error_rate", "latency", "health", "manual"),
         "result": ("success", "failure", "dry_run"),
@@ -259,6 +260,12 @@ DAEMON_METRICS = {
         "gauge",
         "",
         "Events and deploy steps waiting in the outbox for the deploys feature.",
+    ),
+    "sre_rollback_queries_total": (
+        "counter",
+        "result",
+        "PromQL range queries of the rollback triggers (a bounded number per evaluation "
+        "cycle, whatever the number of services); error: no answer, no verdict from it.",
     ),
     # cost
     "sre_aws_cost_api_requests_total": ("counter", "", "Cost Explorer requests made."),

@@ -11,19 +11,26 @@
    target) and evaluating the 500-service rules, and reads
    ``prometheus_rule_group_last_duration_seconds`` over several evaluations: target, the
    sum over every group under 1 s per evaluation.
-
-6. Why the catalogue of services is a ``vector(1)`` record per service and not one
+6. Against the same Prometheus, rollback evaluation of the 500 services, each with a
+   rollback policy (``benchmarks/scale/rollback.py``): PromQL requests per cycle (target
+   at most 10) and the cycle's wall time (target under 2 s), beside the same cycle asked
+   one service at a time as before the batching.
+7. The real daemon with 500 services and ``--probes`` (10,000) probe targets on nginx, for
+   90 s (``benchmarks/scale/daemon.py``): peak RSS, target under 200 MB.
+8. Why the catalogue of services is a ``vector(1)`` record per service and not one
    expression: both, alone in a Prometheus, evaluated every second, median of 10.
 
 Prometheus here holds minutes of data, not 30 days: range functions over the 1d/3d/30d SLO
 windows cost more on a real one (see docs/scale.md). Options: ``--runs N`` (default 3),
 ``--services 4,50,500``, ``--interval S`` (scrape and evaluation, default 10), ``--rounds N``
-evaluations sampled (default 5), ``--skip-prometheus``.
+evaluations sampled (default 5) and rollback cycles, ``--probes P`` (default 10,000),
+``--skip-prometheus``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import shutil
 import statistics
 import subprocess
@@ -34,9 +41,9 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.scale import generate, platform
+from benchmarks.scale import daemon, generate, platform, rollback
 from sre import promql
-from sre.config import load_config
+from sre.config import Config, load_config
 from sre.devtools.synthetic import Prometheus
 from sre.model import Record, RuleGroup
 from sre.render.rulefiles import rule_files
@@ -46,6 +53,7 @@ RENDER_TARGET_S = 3.0
 GROWTH_TARGET = 1.5
 EVALUATION_TARGET_S = 1.0
 APPLY_BUDGET = 240 * 1024
+DAEMON_SECONDS = 90.0  # three rounds of the 30 s health probes, six of the 15 s ones
 
 
 def render(config: Path, out: Path, runs: int) -> tuple[list[float], int, str]:
@@ -127,31 +135,56 @@ def render_part(tmp: Path, counts: list[int], runs: int) -> None:
     )
 
 
-def evaluation_part(tmp: Path, n: int, interval: int, rounds: int) -> None:
+def prometheus_part(tmp: Path, n: int, interval: int, rounds: int, probes: int) -> None:
+    """Everything that needs the synthetic platform: rule evaluation, rollback evaluation,
+    the daemon's memory."""
     if shutil.which("prometheus") is None:
         print("\nrule evaluation: not measured (Debian's prometheus is not installed)")
         return
     cfg = load_config(generate.write(tmp / "eval", n, applications=platform.SELECTOR))
+    with platform.platform(tmp / "prom", cfg, interval=f"{interval}s") as p:
+        evaluation_part(p, cfg, interval, rounds)
+        every = load_config(
+            generate.write(tmp / "rollback", n, applications=platform.SELECTOR, rollback_every=1)
+        )
+        print(
+            f"\nrollback evaluation: {n} services, each with a rollback policy, against the same "
+            "Prometheus (revisions from a stand-in, not kubectl)"
+        )
+        figures = asyncio.run(rollback.measure(every, p.prometheus.url, tmp, rounds))
+        rollback.report(figures, met)
+        if not daemon.available():
+            print("\ndaemon memory: not measured (nginx is not installed; make bench does)")
+            return
+        print(
+            f"\ndaemon memory: the real daemon, {n} services, {probes:,} probe targets on nginx, "
+            "its rollback triggers on the same Prometheus"
+        )
+        d = daemon.measure(tmp / "daemon", n, probes, p.prometheus.url, seconds=DAEMON_SECONDS)
+        daemon.report(d, met)
+
+
+def evaluation_part(p: platform.SyntheticPlatform, cfg: Config, interval: int, rounds: int) -> None:
+    n = len(cfg.services)
     print(
         f"\nrule evaluation: real Prometheus, {n} services each scraped every {interval} s, "
         f"rules evaluated every {interval} s"
     )
-    with platform.platform(tmp / "prom", cfg, interval=f"{interval}s") as p:
-        p.synthetic.set(cfg.services[3].name, error_ratio=0.5)
-        # Warm up: every target scraped twice, so every rule has its series.
-        p.wait_for_evaluations(3, timeout=interval * 12)
-        totals: list[float] = []
-        worst: dict[str, float] = {}
-        for _ in range(rounds):
-            p.wait_for_evaluations(1, timeout=interval * 6)
-            groups = p.rule_groups()
-            totals.append(sum(g.last_duration_s for g in groups))
-            for g in groups:
-                worst[g.name] = max(worst.get(g.name, 0.0), g.last_duration_s)
+    p.synthetic.set(cfg.services[3].name, error_ratio=0.5)
+    # Warm up: every target scraped twice, so every rule has its series.
+    p.wait_for_evaluations(3, timeout=interval * 12)
+    totals: list[float] = []
+    worst: dict[str, float] = {}
+    for _ in range(rounds):
+        p.wait_for_evaluations(1, timeout=interval * 6)
         groups = p.rule_groups()
-        samples = sum(g.samples for g in groups)
-        rules = sum(g.rules for g in groups)
-        series = len(p.query('{job="synthetic"}'))
+        totals.append(sum(g.last_duration_s for g in groups))
+        for g in groups:
+            worst[g.name] = max(worst.get(g.name, 0.0), g.last_duration_s)
+    groups = p.rule_groups()
+    samples = sum(g.samples for g in groups)
+    rules = sum(g.rules for g in groups)
+    series = len(p.query('{job="synthetic"}'))
     print(f"  {len(groups)} groups, {rules} rules, {samples:,} samples recorded per evaluation")
     print(f"  {series:,} scraped series")
     for name, seconds in sorted(worst.items(), key=lambda kv: -kv[1])[:5]:
@@ -207,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--services", default="4,50,500")
     p.add_argument("--interval", type=int, default=10)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--probes", type=int, default=10_000)
     p.add_argument("--skip-prometheus", action="store_true")
     args = p.parse_args(argv)
     counts = sorted({int(n) for n in args.services.split(",")})
@@ -214,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(name)
         render_part(tmp, counts, args.runs)
         if not args.skip_prometheus:
-            evaluation_part(tmp, max(counts), args.interval, args.rounds)
+            prometheus_part(tmp, max(counts), args.interval, args.rounds, args.probes)
             catalogue_part(tmp, max(counts))
     return 0
 

@@ -10,8 +10,9 @@ deterministic: service ``i`` always gets the same settings. What varies, so the 
 more than one value of everything a service can override:
 
 * every 10th service has a stricter SLO (99.9%), every 20th none; every 3rd a latency SLO;
-* every 2nd service has a rollback policy (a Deployment of its name); every 25th of those
-  waits 5m instead of the default 2m and every 7th has a p95 latency trigger of 1s;
+* every 2nd service (every one with ``rollback_every=1``) has a rollback policy (a
+  Deployment of its name); every 25th of those waits 5m instead of the default 2m, and
+  every service ``i`` with ``i % 7 == 6`` among them has a p95 latency trigger of 1s;
 * every service has a health probe; ``--probes P`` adds top-level probes (spread over the
   services) until there are P probe targets in all.
 
@@ -46,7 +47,9 @@ def _probe_url(name: str, namespace: str, base: str | None) -> str:
     return f"http://{name}.{namespace}.svc:8080/healthz"
 
 
-def service(i: int, namespace: str, probe_base: str | None) -> dict[str, Any]:
+def service(
+    i: int, namespace: str, probe_base: str | None, rollback_every: int = 2
+) -> dict[str, Any]:
     name = service_name(i)
     out: dict[str, Any] = {"name": name, "health": {"url": _probe_url(name, namespace, probe_base)}}
     if i % 20 == 19:
@@ -55,9 +58,9 @@ def service(i: int, namespace: str, probe_base: str | None) -> dict[str, Any]:
         out["slo"] = {"availability": 99.9}
     if i % 3 == 2 and out.get("slo", {}) is not None:
         out.setdefault("slo", {})["latency_p95_seconds"] = 0.5
-    if i % 2 == 0:
+    if i % rollback_every == 0:
         rollback: dict[str, Any] = {"target": {"kind": "deployment", "name": name}}
-        if (i // 2) % 25 == 12:
+        if (i // rollback_every) % 25 == 12:
             rollback["for"] = "5m"
         if i % 7 == 6:
             rollback["latency_p95_above_seconds"] = 1.0
@@ -109,6 +112,7 @@ def write(
     applications: str = 'namespace=~"team-.+"',
     probe_base: str | None = None,
     teams: int = TEAMS,
+    rollback_every: int = 2,
 ) -> Path:
     """Write one config of ``n`` services under ``out``; return the main file's path."""
     if n < 1:
@@ -119,7 +123,11 @@ def write(
         old.unlink()
     for team in range(teams):
         namespace = f"team-{team:02d}"
-        members = [service(i, namespace, probe_base) for i in range(n) if team_of(i, teams) == team]
+        members = [
+            service(i, namespace, probe_base, rollback_every)
+            for i in range(n)
+            if team_of(i, teams) == team
+        ]
         doc = {"service_defaults": {"namespace": namespace}, "services": members}
         (out / "services" / f"{namespace}.yaml").write_text(_dump(doc), encoding="utf-8")
     main = out / "sre.yaml"

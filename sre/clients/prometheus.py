@@ -49,13 +49,15 @@ class PrometheusClient:
         params: dict[str, str] | None = None,
         timeout: aiohttp.ClientTimeout | None = None,
     ) -> tuple[int, str]:
-        extra = {"timeout": timeout} if timeout is not None else {}
+        extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
+        # A POST carries its parameters as a form: a query over hundreds of services is
+        # longer than a proxy in front of Prometheus may accept in a URL.
+        extra["data" if method == "POST" else "params"] = params
         return await exchange(
             self._session,
             method,
             f"{self._base}{path}",
             system=f"Prometheus at {self._base}",
-            params=params,
             **extra,
         )
 
@@ -66,11 +68,14 @@ class PrometheusClient:
         *,
         failed: str = "bad_response",
         timeout: aiohttp.ClientTimeout | None = None,
+        method: str = "GET",
+        whole: bool = False,
     ) -> Any:
         """The ``data`` of a JSON API answer. An answer that is not ``success`` raises with
         reason ``failed`` (queries pass ``query_error``); one that is not JSON at all is a
-        ``bad_response`` (a proxy's error page, say)."""
-        status, text = await self._request("GET", path, params, timeout)
+        ``bad_response`` (a proxy's error page, say). With ``whole``, an answer carrying
+        ``warnings`` raises ``partial_answer``."""
+        status, text = await self._request(method, path, params, timeout)
         try:
             body = json.loads(text)
         except ValueError:
@@ -84,6 +89,16 @@ class PrometheusClient:
             kind = body.get("errorType")
             detail = f"{kind}: {error}" if kind else error
             raise ClientError(failed, f"Prometheus {path}: {detail}", retryable=status >= 500)
+        warnings = body.get("warnings")
+        if whole and warnings:
+            # A partial answer (a store of a Thanos or Mimir query layer missing, say):
+            # the series it lacks would read as "no data", or skew a ratio.
+            detail = "; ".join(str(w) for w in warnings)[:300]
+            raise ClientError(
+                "partial_answer",
+                f"Prometheus {path} answered with warnings: {detail}",
+                retryable=True,
+            )
         return body.get("data")
 
     # ------------------------------------------------------------------ lifecycle
@@ -144,25 +159,32 @@ class PrometheusClient:
     # ------------------------------------------------------------------ queries
 
     async def query(self, expr: str, at: float | None = None) -> list[Sample]:
-        """Instant query: one value per series (``/api/v1/query``)."""
+        """Instant query: one value per series (``/api/v1/query``, POSTed). An answer with
+        ``warnings`` (partial) raises ``partial_answer``, as in :meth:`query_range`."""
         params = {"query": expr}
         if at is not None:
             params["time"] = f"{at:.3f}"
-        data = await self._get_api("/api/v1/query", params, failed="query_error")
+        data = await self._get_api(
+            "/api/v1/query", params, failed="query_error", method="POST", whole=True
+        )
         return [
             Sample(labels, points[0][1] if points else math.nan)
             for labels, points in _series(data, "vector", "value")
         ]
 
     async def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
-        """Range query: every series' (timestamp, value) points (``/api/v1/query_range``)."""
+        """Range query: every series' (timestamp, value) points (``/api/v1/query_range``,
+        POSTed). An answer with ``warnings`` raises ``partial_answer``: a partial answer
+        must never be judged as if it were whole."""
         params = {
             "query": expr,
             "start": f"{start:.3f}",
             "end": f"{end:.3f}",
             "step": f"{step:g}",
         }
-        data = await self._get_api("/api/v1/query_range", params, failed="query_error")
+        data = await self._get_api(
+            "/api/v1/query_range", params, failed="query_error", method="POST", whole=True
+        )
         return [
             Series(labels, tuple(points)) for labels, points in _series(data, "matrix", "values")
         ]

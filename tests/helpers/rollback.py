@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,22 @@ AUDIT = {"Authorization": f"Bearer {AUDIT_TOKEN}"}
 SECRET = "s3cr3t-value-in-env"  # a configured secret the rollback command prints
 
 
+def services_in(query: str) -> list[str]:
+    """The services a trigger query asks for: ``service="a"`` or ``service=~"a|b"``."""
+    found = re.search(r'service=~?"([^"]*)"', query)
+    return found.group(1).split("|") if found else []
+
+
+def by_service(query: str, points: Iterable[tuple[float, float]]) -> list[Series]:
+    """The same points for every service the query asks for, as ``sum by (service)`` would
+    answer."""
+    values = tuple(points)
+    return [Series({"service": name}, values) for name in services_in(query)]
+
+
 class FakePrometheus:
-    """Answers each trigger query with one series of a constant value over the range."""
+    """Answers each trigger query with a series of a constant value over the range for every
+    service it asks for."""
 
     def __init__(self) -> None:
         self.error = 0.2
@@ -56,7 +71,7 @@ class FakePrometheus:
         else:
             value = self.traffic
         n = int((end - start) // step) + 1
-        return [Series({}, tuple((start + i * step, value) for i in range(n)))]
+        return by_service(query, ((start + i * step, value) for i in range(n)))
 
 
 class Probes:

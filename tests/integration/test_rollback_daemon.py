@@ -35,9 +35,13 @@ from typing import Any
 import aiohttp
 import pytest
 
+from sre.checks.probe import ProbeState
+from sre.checks.rollback import TriggerVerdict
 from sre.clients import ClientError
 from sre.clients.prometheus import PrometheusClient
+from sre.config import parse_config
 from sre.devtools.synthetic import calls
+from sre.features.rollback.triggers import Cycle, Triggers
 from tests.helpers import free_port
 from tests.helpers.daemon import API_TOKEN, ROOT, DaemonProcess
 from tests.integration.rollback_run import (
@@ -267,6 +271,50 @@ def test_idempotency_key_holds_across_a_restart(run: Run) -> None:
     assert len(invocations(run.record)) == before[0]
     mutations = [c for c in calls(run.standins) if c[0] in ("rollout", "rollback")]
     assert len(mutations) == 3  # undo + status + helm rollback, all from the first run
+
+
+def test_each_cycle_asks_three_queries_for_eight_services(run: Run) -> None:
+    # One `for` for all: traffic, error ratio and latency, each over every service at once.
+    runs = sample(run.metrics, "sre_job_runs_total", job="rollback.evaluate", outcome="success")
+    ok = sample(run.metrics, "sre_rollback_queries_total", result="ok")
+    error = sample(run.metrics, "sre_rollback_queries_total", result="error")
+    assert runs and ok is not None and error == 0.0
+    assert runs <= ok <= 3 * (runs + 1), (ok, runs)  # 3 x 8 each, before the batching
+    assert sample(run.down_metrics, "sre_rollback_queries_total", result="error")
+
+
+def test_batched_verdicts_are_those_of_one_service_at_a_time(run: Run) -> None:
+    # Different windows, so the longer range is cut per service; the same `now` for both.
+    windows = {"sustained": "8s", "slow": "20s", "idle": "5s", "broken": "12s", "spike": "30s"}
+    services = [
+        {**s, "rollback": {**s["rollback"], "for": windows[s["name"]]}}
+        for s in run.cfg["services"]
+        if s["name"] in windows
+    ]
+    cfg = parse_config({**run.cfg, "services": services})
+    now = time.time() - 2  # every sample up to now has been scraped
+
+    async def go() -> tuple[Cycle, dict[str, list[TriggerVerdict]]]:
+        async with aiohttp.ClientSession() as session:
+            triggers = Triggers(cfg, PrometheusClient(run.prometheus.url, session), NoProbes())
+            cycle = await triggers.judge(cfg.services, now)
+            alone = {s.name: (await triggers.verdicts(s, None, now))[0] for s in cfg.services}
+            return cycle, alone
+
+    cycle, alone = asyncio.run(go())
+    assert cycle.queries == 3 * 3 and cycle.failed == 0  # five windows read as three
+    for name in windows:
+        assert cycle.verdicts[name] == alone[name], name
+    outcomes = {n: [(v.trigger, v.outcome, v.reason) for v in vs] for n, vs in alone.items()}
+    assert outcomes["sustained"][0][:2] == ("error_rate", "fail")
+    assert outcomes["slow"][1][:2] == ("latency", "fail")
+    assert outcomes["idle"][0][2] == "low_traffic" and outcomes["broken"][0][2] == "nan"
+    assert [o[1] for o in outcomes["spike"]] == ["pass", "pass"]
+
+
+class NoProbes:
+    def for_service(self, service: str) -> list[ProbeState]:
+        return []
 
 
 def test_the_client_against_the_real_prometheus(run: Run) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from rules import all_groups
 from sre.config import Duration, load_config
+from sre.features.rollback.queries import batches
 from sre.render.__main__ import main
 
 PAGE = (Path(__file__).resolve().parents[2] / "docs" / "scale.md").read_text(encoding="utf-8")
@@ -78,3 +79,16 @@ def test_the_error_output_is_what_the_command_prints(
     block = re.search(r"```text\n\$ python -m sre.render --config sre.yaml\n(.*?)```", PAGE, re.S)
     assert block is not None
     assert capsys.readouterr().err == block.group(1)
+
+
+def test_the_batched_query_shown_is_what_a_cycle_of_the_example_asks(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, FILES))
+    plan = batches(cfg, cfg.services)
+    assert [(b.span, b.services) for b in plan] == [
+        (360.0, ("checkout",)),
+        (180.0, ("ledger", "query-api")),
+    ]
+    asked = [q for b in plan for q in (b.queries.traffic, b.queries.error_ratio) if q]
+    assert len(asked) == 4 and all(b.queries.latency_p95 is None for b in plan)
+    shown = [b.strip() for b in re.findall(r"```promql\n(.*?)```", PAGE, flags=re.S)]
+    assert shown == [plan[1].queries.error_ratio]

@@ -16,12 +16,12 @@ import yaml
 from rules import all_groups
 from sre import catalog
 from sre.config import Config, parse_config
-from sre.features.rollback.queries import trigger_queries
+from sre.features.rollback.queries import batches, trigger_queries
 from sre.render.rulefiles import rule_files
 from tests.helpers import find_binary
 
 
-def _config() -> Config:
+def _config(*others: str) -> Config:
     return parse_config(
         {
             "system": "agree",
@@ -29,14 +29,15 @@ def _config() -> Config:
             "runbooks": {"base_url": "https://example.com/runbooks/"},
             "services": [
                 {
-                    "name": "api",
+                    "name": name,
                     "namespace": "apps",
                     "rollback": {
-                        "target": {"kind": "deployment", "name": "api"},
+                        "target": {"kind": "deployment", "name": name},
                         "error_rate_above": 0.05,
                         "for": "10m",
                     },
                 }
+                for name in ("api", *others)
             ],
             "daemon": {"rollbacks": {"rate_window": "5m"}},
         }
@@ -102,6 +103,39 @@ def test_trigger_query_equals_the_recorded_error_ratio(tmp_path: Path) -> None:
     )
     output = _run(
         tmp_path, cfg, [{"interval": "1m", "input_series": SERIES, "promql_expr_test": cases}]
+    )
+    assert "SUCCESS" in output, output
+
+
+def test_the_batched_query_equals_the_recorded_error_ratio_of_each_service(
+    tmp_path: Path,
+) -> None:
+    # What a cycle sends: one error-ratio query over every service (batches of queries.py).
+    cfg = _config("web")
+    (batch,) = batches(cfg, cfg.services)
+    trigger = batch.queries.error_ratio
+    assert trigger is not None and 'service=~"api|web"' in trigger
+    web = [
+        {"series": s["series"].replace('"api"', '"web"'), "values": s["values"]}
+        for s in SERIES[:1]  # web never fails
+    ] + [{"series": 'http_requests_total{service="web", code="500"}', "values": "0+0x70"}]
+    difference = f"({trigger}) - on (service) {catalog.ERROR_RATIO}"
+    zero = [{"labels": f'{{service="{n}"}}', "value": 0} for n in ("api", "web")]
+    cases = [{"expr": difference, "eval_time": f"{m}m", "exp_samples": zero} for m in MINUTES]
+    cases.append(
+        {
+            "expr": trigger,
+            "eval_time": "35m",
+            "exp_samples": [
+                {"labels": '{service="api"}', "value": 0.1},
+                {"labels": '{service="web"}', "value": 0},
+            ],
+        }
+    )
+    output = _run(
+        tmp_path,
+        cfg,
+        [{"interval": "1m", "input_series": SERIES + web, "promql_expr_test": cases}],
     )
     assert "SUCCESS" in output, output
 

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from sre.clients.commands import CommandResult
 from sre.clients.prometheus import Series
 from sre.features.rollback.feature import RollbackFeature
-from tests.helpers.rollback import NOW, Harness, h, settle
+from tests.helpers.rollback import NOW, Harness, by_service, h, settle
 
 __all__ = ["h"]  # the fixture
 
@@ -79,7 +79,7 @@ def test_a_burst_shorter_than_for_does_not_roll_back(h: Harness) -> None:
 
     async def query_range(query: str, start: float, end: float, step: float) -> list[Series]:
         times = [start + i * step for i in range(int((end - start) // step) + 1)]
-        return [Series({}, tuple((t, value(query, t)) for t in times))]
+        return by_service(query, ((t, value(query, t)) for t in times))
 
     h.prom.query_range = query_range  # type: ignore[method-assign]
 

@@ -1,13 +1,13 @@
 """The rollback feature: evaluate every service with a ``rollback`` block, act on a fail.
 
 One job (``rollback.evaluate``, every ``daemon.rollbacks.interval``) evaluates all such
-services concurrently: read the current revision from the service's target
-(``targets.py``), judge its triggers over the ``for`` window (``triggers.py``), count and
-log the verdict, then let the safety policy (``sre.checks.rollback.decide``) decide. A
-rollback runs in a background task (so one slow ``rollout status`` never delays the other
-services) under the service's lock: one at a time per service. Manual requests (the Slack
-button) take the same path with a ``manual`` trigger. Every decision that matters is an
-audit record (``audit.py``) and a notice (``notices.py``).
+services in one cycle: read each current revision from the service's target
+(``targets.py``) while the triggers of all are judged over their ``for`` windows from a
+few batched queries (``triggers.py``), count and log each verdict, then let the safety
+policy (``sre.checks.rollback.decide``) decide. A rollback runs in a background task (so
+one slow ``rollout status`` never delays the other services) under the service's lock: one
+at a time per service. Manual requests (the Slack button) take the same path with a
+``manual`` trigger. Every decision that matters is an audit record and a notice.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from sre.features.rollback import audit, notices
 from sre.features.rollback.events import Publisher
 from sre.features.rollback.metrics import RollbackMetrics
 from sre.features.rollback.state import PENDING, RollbackState, ServiceState
+from sre.features.rollback.streaks import NoVerdictStreaks
 from sre.features.rollback.targets import Target
-from sre.features.rollback.triggers import Triggers
+from sre.features.rollback.triggers import Cycle, Triggers
 from sre.runtime.events import Discard, Events
 from sre.runtime.feature import Feature
 from sre.runtime.http import BearerToken
@@ -75,8 +76,7 @@ class RollbackFeature(Feature):
         self.metrics = RollbackMetrics(registry, self.services)
         self.locks = {name: asyncio.Lock() for name in self.services}
         self.tasks: set[asyncio.Task[str]] = set()
-        self.streaks: dict[str, list[str]] = {}  # no-verdict reasons in a row
-        self.streak_started: dict[str, float] = {}
+        self.streaks = NoVerdictStreaks(self.metrics, notices, engine.no_verdict_warn_after)
         self.blocked: dict[str, tuple[str | None, str]] = {}  # last audited blocked decision
         self.revision_errors: dict[str, str] = {}
 
@@ -115,18 +115,32 @@ class RollbackFeature(Feature):
     # ------------------------------------------------------------------ evaluation
 
     async def evaluate_all(self) -> None:
-        await asyncio.gather(*(self.evaluate(s) for s in self.services.values()))
+        await self.evaluate(*self.services.values())
 
-    async def evaluate(self, svc: Service) -> None:
-        rb = svc.rollback
-        assert rb is not None
-        if self.locks[svc.name].locked():
-            log.debug("%s: a rollback is running, evaluation skipped", svc.name)
+    async def evaluate(self, *services: Service) -> None:
+        """One cycle: the revisions and the trigger queries of every service at once (a
+        bounded number of queries, ``Triggers.judge``), then each service's decision."""
+        busy = {s.name for s in services if self.locks[s.name].locked()}
+        if busy:
+            log.debug("a rollback is running, evaluation skipped: %s", ", ".join(sorted(busy)))
+        if not (due := [s for s in services if s.name not in busy]):
             return
         now = self.clock()
-        revision = await self.revision(svc, now)
-        verdicts, window = await self.triggers.verdicts(svc, revision, now)
-        await self.count(svc.name, verdicts, now)
+        revisions, cycle = await asyncio.gather(
+            asyncio.gather(*(self.revision(s, now) for s in due)), self.triggers.judge(due, now)
+        )
+        self.metrics.count_queries(cycle.queries, cycle.failed)
+        await asyncio.gather(
+            *(self.conclude(s, rev, cycle, now) for s, rev in zip(due, revisions, strict=True))
+        )
+
+    async def conclude(
+        self, svc: Service, revision: Revision | None, cycle: Cycle, now: float
+    ) -> None:
+        rb = svc.rollback
+        assert rb is not None
+        verdicts = cycle.verdicts[svc.name] + self.triggers.health(svc, revision)
+        await self.streaks.count(svc.name, verdicts, now)
         await self.publish.verdict(svc.name, revision, verdicts)
         if not any(v.outcome == "fail" for v in verdicts):
             self.blocked.pop(svc.name, None)
@@ -144,6 +158,7 @@ class RollbackFeature(Feature):
             enabled=self.engine.enabled,
             dry_run=rb.dry_run,
         )
+        window = cycle.windows[svc.name]
         data = self._record(svc, decision, verdicts, revision, window=window, by="auto")
         await self.act(svc, decision, data, revision, manual=False)
 
@@ -167,31 +182,6 @@ class RollbackFeature(Feature):
             requested_by=by,
             enabled=self.engine.enabled,
         )
-
-    async def count(self, service: str, verdicts: Sequence[TriggerVerdict], now: float) -> None:
-        failed = [v for v in verdicts if v.outcome == "fail"]
-        unclear = [v for v in verdicts if v.outcome == "no_verdict"]
-        if failed:
-            verdict, reason = "fail", failed[0].trigger
-        elif unclear:
-            verdict, reason = "no_verdict", unclear[0].reason
-        else:
-            verdict, reason = "pass", "ok"
-        self.metrics.evaluations.labels(service=service, verdict=verdict, reason=reason).inc()
-        if verdict != "no_verdict":
-            self.streaks.pop(service, None)
-            return
-        streak = self.streaks.setdefault(service, [])
-        level = logging.INFO if not streak or streak[-1] != reason else logging.DEBUG
-        if not streak:
-            self.streak_started[service] = now
-        streak.append(reason)
-        what = ", ".join(f"{v.trigger}: {v.reason}" for v in unclear)
-        log.log(level, "%s: no verdict (%s), %d in a row", service, what, len(streak))
-        if len(streak) == self.engine.no_verdict_warn_after:
-            key = f"rollback-no-verdict:{service}:{self.streak_started[service]:.0f}"
-            await self.notices.notify(notices.no_verdict_warning(service, len(streak), streak, key))
-            log.warning("%s: %d evaluations in a row without a verdict", service, len(streak))
 
     # ------------------------------------------------------------------ revisions
 
