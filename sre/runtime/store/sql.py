@@ -145,6 +145,7 @@ class SqlStore:
         self._open = True
         try:
             with self.transaction() as tx:
+                self.backend.lock_migrations(tx)  # concurrent CREATE TABLE can clash
                 tx.create(schema_versions)
             self.migrate("core", CORE_MIGRATIONS)
         except (StoreUnavailable, StoreError) as err:
@@ -271,6 +272,7 @@ class SqlStore:
         """Queue ``payload``; its id, or None when ``(topic, key)`` was queued before."""
         params = {"topic": topic, "key": key, "payload": dumps(payload), "now": self.clock()}
         with self.transaction() as tx:
+            self.backend.order_outbox(tx)
             found = tx.scalar(OUTBOX_ADD, params)
         return None if found is None else int(found)
 

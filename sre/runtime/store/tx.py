@@ -38,6 +38,11 @@ class Backend(Protocol):
         """Serialise migrations across processes (inside the migration's transaction)."""
         ...
 
+    def order_outbox(self, tx: Tx) -> None:
+        """Before an outbox insert: make outbox rows commit in id order (delivery reads
+        "ids above the last one seen"), where concurrent writers could break it."""
+        ...
+
 
 class Tx:
     """A transaction on one DB-API connection (see ``contract.Tx``)."""

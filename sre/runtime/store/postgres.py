@@ -1,0 +1,159 @@
+"""The PostgreSQL backend: several daemon replicas on one database
+(``daemon.state: postgresql://HOST[:PORT]/DBNAME``, docs/ha.md).
+
+* Driver: psycopg 3 with its connection pool. It fits the store as it is (DB-API, a
+  transaction on a worker thread behind ``store.run``) and measured no slower than asyncpg
+  for the daemon's hottest write, a webhook's transaction (figures in docs/ha.md,
+  ``python -m benchmarks.ha.drivers``).
+* Credentials only through libpq's environment (``PGUSER``, ``PGPASSWORD``,
+  ``PGPASSFILE``, ``PGSSLROOTCERT``...): the config refuses a URL that holds them, and
+  :func:`where` never shows one.
+* Connections run in autocommit mode and the store sends ``BEGIN`` itself, so a
+  transaction is exactly the ``with store.transaction()`` block, at READ COMMITTED. A claim
+  (``INSERT ... ON CONFLICT DO NOTHING``) is race-free there: a second replica inserting
+  the same key waits for the first to commit and then inserts nothing.
+* Migrations take a transaction-scoped advisory lock: when three replicas start together
+  one migrates, the others wait and then find the version already there.
+* Outbox order: row ids come from a sequence in insert order but transactions commit in
+  any order, and delivery reads "items above the last id seen"; an item committed late
+  under a smaller id would be skipped. Every outbox insert first takes another advisory
+  lock, held until its transaction ends, so outbox rows commit in id order.
+* A failed database (restart, failover, a full disk, too many connections) raises
+  ``psycopg.OperationalError``: the store turns it into ``StoreUnavailable`` (a webhook
+  gets 503). The pool replaces a broken connection; one the server closed while it sat
+  idle is found before use (:func:`_check_idle`) instead of failing a transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import select
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import ConnStatus
+from psycopg_pool import ConnectionPool
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.engine import Dialect
+
+from sre.runtime.store.contract import Clock, StoreError
+from sre.runtime.store.sql import SqlStore
+from sre.runtime.store.tx import Tx
+
+log = logging.getLogger(__name__)
+
+WORKERS = 4  # threads running store.run(): webhooks, delivery and jobs share them
+SPARE_CONNECTIONS = 2  # for threads of their own (the lease heartbeat)
+POOL_TIMEOUT_SECONDS = 5.0  # waiting for a connection: then 503, not a stalled request
+CONNECT_TIMEOUT_SECONDS = 5.0
+# libpq defaults unless the URL sets them: give up on a silent peer (a partition) in
+# about ten seconds instead of the kernel's two hours.
+DEFAULTS = {
+    "application_name": "sre-daemon",
+    "connect_timeout": "5",
+    "keepalives": "1",
+    "keepalives_idle": "5",
+    "keepalives_interval": "2",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "10000",
+}
+
+
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for ``pg_advisory_xact_lock``."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+MIGRATIONS_LOCK = advisory_key("sre:migrations")
+OUTBOX_LOCK = advisory_key("sre:outbox-insert")
+
+
+def where(url: str) -> str:
+    """``postgresql://host:port/db`` for logs: never a user, password or parameter."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "postgresql://(unparsable URL)"
+    host, port = parts.get("host", "localhost"), parts.get("port", "5432")
+    return f"postgresql://{host}:{port}/{parts.get('dbname', '')}"
+
+
+def _check_idle(conn: psycopg.Connection[Any]) -> None:
+    """Raise when the server closed this idle connection (a restart sends its notice and
+    EOF): the pool then discards it and hands out another."""
+    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    if readable:
+        conn.pgconn.consume_input()  # raises OperationalError on EOF
+        if conn.pgconn.status != ConnStatus.OK:
+            raise psycopg.OperationalError("the server closed the connection")
+
+
+class PostgresBackend:
+    name = "postgresql"
+    begin = "BEGIN"
+    ddl_dialect: Dialect = pg_dialect.dialect()  # type: ignore[no-untyped-call]
+    unavailable: tuple[type[BaseException], ...] = (
+        psycopg.OperationalError,  # lost connection, restart, pool timeout, deadlock, full disk
+        pg_errors.ReadOnlySqlTransaction,  # connected to a standby after a failover
+    )
+    named_params = False
+
+    def __init__(self, url: str, *, size: int) -> None:
+        extra = {k: v for k, v in DEFAULTS.items() if k not in conninfo_to_dict(url)}
+        self.connect_args: dict[str, Any] = {"autocommit": True, **extra}
+        self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            url,
+            kwargs=self.connect_args,
+            min_size=size,
+            max_size=size,
+            timeout=POOL_TIMEOUT_SECONDS,
+            check=_check_idle,
+            open=False,
+            name="sre-state",
+        )
+
+    def open(self) -> None:
+        self.pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        with self.pool.connection() as conn:
+            yield conn
+
+    def lock_migrations(self, tx: Tx) -> None:
+        tx.execute("SELECT pg_advisory_xact_lock(:key)", {"key": MIGRATIONS_LOCK})
+
+    def order_outbox(self, tx: Tx) -> None:
+        tx.execute("SELECT pg_advisory_xact_lock(:key)", {"key": OUTBOX_LOCK})
+
+    def close(self) -> None:
+        self.pool.close(timeout=5.0)
+
+
+def open_postgres(url: str, clock: Clock = time.time, *, workers: int = WORKERS) -> SqlStore:
+    """The state store in the database ``url`` names; StoreError when it cannot be
+    reached or migrated (the reason from libpq, never a credential)."""
+    shown = where(url)
+    try:
+        backend = PostgresBackend(url, size=workers + SPARE_CONNECTIONS)
+    except psycopg.ProgrammingError as err:
+        raise StoreError(f"cannot open the state store {shown}: {err}") from None
+    try:
+        # One connection first, for libpq's own reason when it fails (the pool only says
+        # it timed out): refused, unknown host, authentication, no such database.
+        psycopg.connect(url, **backend.connect_args).close()
+        backend.open()
+    except psycopg.OperationalError as err:
+        backend.close()
+        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        raise StoreError(
+            f"cannot open the state store {shown}: {reason} (libpq takes the user and "
+            "password from PGUSER and PGPASSWORD or PGPASSFILE)"
+        ) from None
+    return SqlStore(backend, clock, where=shown, workers=workers, on_close=[backend.close])
