@@ -138,6 +138,10 @@ LABEL_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
         "result": ("success", "failure", "dry_run"),
     },
     "sre_backup_verification_success": {"step": ("freshness", "size", "integrity", "restore")},
+    "sre_ha_lease_transitions_total": {"transition": ("acquired", "lost")},
+    "sre_ha_fenced_actions_total": {
+        "action": ("slack_post", "slack_update", "outbox", "rollback", "silence")
+    },
     "sre_aws_errors_total": {
         "reason": (
             "throttled",
@@ -233,4 +237,23 @@ DAEMON_METRICS = {
     "sre_backup_size_bytes": ("gauge", "backup", "Size of the newest backup."),
     "sre_backup_verification_success": ("gauge", "backup, step", "1 if a check step passed."),
     "sre_backup_restore_duration_seconds": ("gauge", "backup", "Last restore test time (RTO)."),
+    # high availability (several replicas on PostgreSQL; a lone SQLite daemon always leads)
+    "sre_ha_leader": ("gauge", "", "1 on the replica that holds the lease, else 0."),
+    "sre_ha_replicas": ("gauge", "", "Live replicas this replica sees (itself included)."),
+    "sre_ha_lease_epoch": ("gauge", "", "The lease epoch this replica last saw."),
+    "sre_ha_lease_transitions_total": (
+        "counter",
+        "transition",
+        "Times this replica acquired or lost the lease.",
+    ),
+    "sre_ha_fenced_actions_total": (
+        "counter",
+        "action",
+        "Side effects refused because this replica's term was over (a paused leader).",
+    ),
+    "sre_probe_targets_owned": (
+        "gauge",
+        "",
+        "Probe targets this replica probes (its rendezvous-hash share of the live replicas).",
+    ),
 }
