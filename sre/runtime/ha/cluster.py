@@ -25,8 +25,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sre.config import HaConfig
 from sre.runtime.ha.metrics import HaMetrics
-from sre.runtime.ha.tables import COMPONENT, MIGRATIONS, Beat, beat, holds_lease
-from sre.runtime.ha.tables import holds_membership, leave
+from sre.runtime.ha.tables import (
+    COMPONENT,
+    MIGRATIONS,
+    Beat,
+    beat,
+    holds_lease,
+    holds_membership,
+    leave,
+)
 from sre.runtime.ha.term import LEADER, MEMBER, Term
 from sre.runtime.store import Store, StoreError, StoreUnavailable
 from sre.runtime.store.contract import Tx
