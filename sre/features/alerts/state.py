@@ -9,10 +9,14 @@
 Receipt is one transaction: the dedup claims (the store's idempotency, scope ``alerts``)
 and the outbox row commit together or not at all. Every public method is a coroutine: the
 SQL runs on the store's worker thread.
+
+Delivery on several replicas uses ``fenced(term)``: the *sending* mark (a post's claim) and
+finishing an item check, in their transaction, that the leader term still holds.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from collections.abc import Sequence
@@ -22,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sre.features.alerts.model import Notification
+from sre.runtime.ha import Term
 from sre.runtime.notices import NOTICE_TOPIC
 from sre.runtime.store import OutboxItem, Store
 from sre.runtime.store.contract import Row, Tx
@@ -159,7 +164,18 @@ def dedup_key(group_key: str, fingerprint: str, status: str, starts_at: str) -> 
 class AlertState:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.term: Term | None = None  # set on the copy a leader term's delivery uses
         store.migrate("alerts", MIGRATIONS)
+
+    def fenced(self, term: Term) -> AlertState:
+        """This state, with delivery's marks refused once ``term`` is over."""
+        other = copy.copy(self)
+        other.term = term
+        return other
+
+    def _check(self, tx: Tx, action: str) -> None:
+        if self.term is not None:
+            self.term.check(tx, action)  # Fenced: the transaction writes nothing
 
     # ------------------------------------------------------------------ receipt
 
@@ -200,7 +216,12 @@ class AlertState:
         return await self.store.run(self.store.outbox_pending, TOPICS, limit, after)
 
     async def sending(self, item_id: int) -> None:
-        await self.store.run(self.store.outbox_sending, item_id)
+        await self.store.run(self._sending, item_id)
+
+    def _sending(self, item_id: int) -> None:
+        with self.store.transaction() as tx:
+            self._check(tx, "slack_post")
+            self.store.outbox_sending(item_id)
 
     async def finish(
         self,
@@ -219,6 +240,7 @@ class AlertState:
         self, item_ids: list[int], rows: list[GroupRow], follow_ups: list[dict[str, Any]]
     ) -> None:
         with self.store.transaction() as tx:
+            self._check(tx, "outbox")
             for row in rows:
                 tx.execute(SAVE_GROUP, _delivery_values(row))
             for payload in follow_ups:
@@ -335,6 +357,7 @@ class AlertState:
 
     def _digest_posted(self, item_id: int, digest_id: int, ts: str) -> None:
         with self.store.transaction() as tx:
+            self._check(tx, "outbox")
             tx.execute("UPDATE digests SET ts = :ts WHERE id = :id", {"ts": ts, "id": digest_id})
             self.store.outbox_delivered(item_id)
 

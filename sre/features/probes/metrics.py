@@ -24,6 +24,7 @@ class ProbeMetrics:
         self.heartbeat: Gauge = catalog_metric(
             registry, "sre_probe_engine_heartbeat_timestamp_seconds"
         )
+        self.owned: Gauge = catalog_metric(registry, "sre_probe_targets_owned")
         registry.register(ProbeCollector(results))
 
 

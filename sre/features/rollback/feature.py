@@ -32,6 +32,7 @@ from sre.features.rollback.state import PENDING, RollbackState, ServiceState
 from sre.features.rollback.targets import Target
 from sre.features.rollback.triggers import Triggers
 from sre.runtime.feature import Feature
+from sre.runtime.ha import SOLO, Cluster, Fenced, Term
 from sre.runtime.http import BearerToken
 from sre.runtime.jobs import JobSpec
 from sre.runtime.notices import Notifier
@@ -57,7 +58,9 @@ class RollbackFeature(Feature):
         clock: Callable[[], float],
         api_token: BearerToken,
         redactor: Redactor,
+        cluster: Cluster = SOLO,
     ) -> None:
+        self.cluster = cluster
         self.services = {s.name: s for s in services if s.rollback is not None}
         self.api_token = api_token
         self.redactor = redactor
@@ -111,9 +114,12 @@ class RollbackFeature(Feature):
     # ------------------------------------------------------------------ evaluation
 
     async def evaluate_all(self) -> None:
-        await asyncio.gather(*(self.evaluate(s) for s in self.services.values()))
+        term = self.cluster.leading()  # what this run decides, it may act on in this term only
+        if term is None:
+            return
+        await asyncio.gather(*(self.evaluate(s, term) for s in self.services.values()))
 
-    async def evaluate(self, svc: Service) -> None:
+    async def evaluate(self, svc: Service, term: Term | None = None) -> None:
         rb = svc.rollback
         assert rb is not None
         if self.locks[svc.name].locked():
@@ -140,7 +146,7 @@ class RollbackFeature(Feature):
             dry_run=rb.dry_run,
         )
         data = self._record(svc, decision, verdicts, revision, window=window, by="auto")
-        await self.act(svc, decision, data, revision, manual=False)
+        await self.act(svc, decision, data, revision, manual=False, term=term)
 
     def _record(
         self,
@@ -243,16 +249,19 @@ class RollbackFeature(Feature):
         revision: Revision | None,
         *,
         manual: bool,
+        term: Term | None = None,
     ) -> str:
         name = svc.name
         rev = revision.revision if revision else None
-        if (
-            decision.action == "rollback"
-            and rev is not None
-            and not await self.state.claim_rollback(
-                name, rev, self.clock(), await self.pending(svc)
-            )
-        ):
+        claimed = True
+        if decision.action == "rollback" and rev is not None:
+            try:
+                frozen = await self.pending(svc)
+                claimed = await self.state.claim_rollback(name, rev, self.clock(), frozen, term)
+            except Fenced:
+                log.warning("%s: rollback refused, this replica's term is over", name)
+                return f"{name} not rolled back: this replica no longer acts (another leads)"
+        if not claimed:
             decision = replace(decision, action="none", reason=f"already rolled back from {rev}")
             data = {**data, "action": "none", "reason": f"{decision.reason} (idempotency key)"}
         if decision.reason == SWITCHED_OFF and rev is not None:
@@ -382,4 +391,5 @@ class RollbackFeature(Feature):
             dry_run=svc.rollback.dry_run,
         )
         data = self._record(svc, decision, verdicts, revision, window=None, by=requested_by)
-        return await self.act(svc, decision, data, revision, manual=True)
+        term = self.cluster.member()  # whichever replica Slack sent the click to
+        return await self.act(svc, decision, data, revision, manual=True, term=term)

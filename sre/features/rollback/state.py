@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from sre.checks.rollback import PolicyState
+from sre.runtime.ha import Term
 from sre.runtime.store import Store
 from sre.runtime.store.contract import Tx
 from sre.runtime.store.tables import TIME
@@ -114,15 +115,23 @@ class RollbackState:
     async def claim_switched_off(self, service: str, revision: str) -> bool:
         return await self.store.run(self.store.claim, SWITCHED_OFF_SCOPE, key(service, revision))
 
-    async def claim_rollback(self, service: str, revision: str, now: float, frozen: str) -> bool:
+    async def claim_rollback(
+        self, service: str, revision: str, now: float, frozen: str, term: Term | None = None
+    ) -> bool:
         """Claim ``<service>@<revision>`` and, in the same transaction, start the cooldown
         and freeze the service (``frozen``: ``PENDING`` or the episode) *before* anything
         runs: a daemon killed mid-rollback must come back frozen, not roll back again
-        from the revision it rolled back to. False when the key was claimed already."""
-        return await self.store.run(self._claim_rollback, service, revision, now, frozen)
+        from the revision it rolled back to. False when the key was claimed already.
+        ``term``: the transaction first checks it still holds (``Fenced`` if not: a
+        leader paused past its lease does not act on what it decided before)."""
+        return await self.store.run(self._claim_rollback, service, revision, now, frozen, term)
 
-    def _claim_rollback(self, service: str, revision: str, now: float, frozen: str) -> bool:
+    def _claim_rollback(
+        self, service: str, revision: str, now: float, frozen: str, term: Term | None
+    ) -> bool:
         with self.store.transaction() as tx:
+            if term is not None:
+                term.check(tx, "rollback")
             if not self.store.claim(SCOPE, key(service, revision)):
                 return False
             tx.execute(FREEZE, {"service": service, "now": now, "frozen": frozen})

@@ -31,9 +31,10 @@ CLIENT_REASONS = {"unreachable": "prometheus_unreachable"}  # everything else: q
 
 
 class ProbeStatus(Protocol):
-    """What the triggers read from the probe feature."""
+    """What the triggers read from the probe feature (from the shared store when several
+    replicas probe: whichever probed a target)."""
 
-    def for_service(self, service: str) -> list[ProbeState]: ...
+    async def for_service(self, service: str) -> list[ProbeState]: ...
 
 
 class Triggers:
@@ -100,7 +101,7 @@ class Triggers:
                     min_traffic=rb.min_request_rate,
                 )
             )
-        probes = self.probes.for_service(svc.name)
+        probes = await self.probes.for_service(svc.name)
         if rb.health_failures is not None and probes:
             streaks = [(p.up, p.consecutive_failures, p.since) for p in probes]
             deployed = revision.deployed_at if revision else None
