@@ -23,7 +23,6 @@ background thread with its own event loop.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import threading
 import time
@@ -124,7 +123,7 @@ class FakeSlack:
         self.tier3_per_minute = tier3_per_minute
         self._buckets: dict[str, Bucket] = {}
         self._faults: list[Fault] = []
-        self._ts = itertools.count(1)
+        self._last_ts = 0.0
         self._lock = threading.RLock()  # wait_for holds it while a predicate reads
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -309,7 +308,10 @@ class FakeSlack:
         return {"ok": False, "error": "unknown_method"}
 
     def _post(self, channel: str, body: dict[str, Any]) -> dict[str, Any]:
-        ts = f"{1_795_723_200 + next(self._ts)}.000100"
+        # As Slack's: the time of the post (``conversations.history`` filters on it with
+        # ``oldest``), in microseconds, unique within the channel.
+        self._last_ts = max(time.time(), self._last_ts + 1e-6)
+        ts = f"{self._last_ts:.6f}"
         parent = str(body["thread_ts"]) if body.get("thread_ts") else None
         if parent is not None:
             original = self.messages.get((channel, parent))

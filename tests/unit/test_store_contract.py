@@ -157,6 +157,9 @@ def test_audit_and_claims(store: Store, clock: FakeClock) -> None:
     clock.now += 100
     assert store.forget_claims("rollback", older_than=50) == 1
     assert store.claim("rollback", "api:rev7") is True
+    assert store.unclaim("rollback", "api:rev7") is True  # the work never happened
+    assert store.unclaim("rollback", "api:rev7") is False
+    assert store.claim("rollback", "api:rev7") is True
 
 
 def test_a_claim_and_its_outbox_row_commit_together(store: Store) -> None:

@@ -161,3 +161,34 @@ def test_an_unreachable_database_is_a_store_error_without_credentials() -> None:
 def test_where_never_shows_a_credential() -> None:
     shown = where("postgresql://alice:s3cret@db.example:6432/sre?sslmode=require")
     assert shown == "postgresql://db.example:6432/sre"
+
+
+def test_a_paused_replica_does_not_hold_its_locks(url: str) -> None:
+    """A transaction left idle mid-way (its process stopped) is ended by the server after
+    ``idle_in_transaction``: the key it claimed is free for another replica, and the
+    paused one finds its transaction gone when it resumes."""
+    paused, other = open_postgres(url, idle_in_transaction=0.5), open_postgres(url)
+    try:
+        holding = threading.Event()
+        outcome: list[BaseException] = []
+
+        def pause_inside() -> None:
+            try:
+                with paused.transaction():
+                    paused.claim("rollback", "api@7")
+                    holding.set()
+                    time.sleep(2.0)  # stopped here: no statement, no commit
+            except BaseException as err:
+                outcome.append(err)
+
+        thread = threading.Thread(target=pause_inside)
+        thread.start()
+        assert holding.wait(10)
+        began = time.monotonic()
+        assert other.claim("rollback", "api@7") is True  # waited for the server, not the pause
+        assert time.monotonic() - began < 1.8
+        thread.join()
+        assert outcome and isinstance(outcome[0], StoreUnavailable)
+    finally:
+        paused.close()
+        other.close()

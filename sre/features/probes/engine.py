@@ -154,6 +154,8 @@ class ProbeEngine:
             rnd.outstanding += 1  # before the task first runs: no await since create_task
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
+        if rnd.outstanding == 0 and not self._inflight:  # nothing of ours in this round
+            await asyncio.sleep(max(0.0, rnd.base + self.interval - self._steady()))
         rnd.dispatched = True
         self._maybe_done(rnd)
 

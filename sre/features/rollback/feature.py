@@ -7,7 +7,8 @@ log the verdict, then let the safety policy (``sre.checks.rollback.decide``) dec
 rollback runs in a background task (so one slow ``rollout status`` never delays the other
 services) under the service's lock: one at a time per service. Manual requests (the Slack
 button) take the same path with a ``manual`` trigger. Every decision that matters is an
-audit record (``audit.py``) and a notice (``notices.py``).
+audit record (``audit.py``) and a notice (``notices.py``). On several replicas only the
+leader evaluates, and its claim is fenced by its term (``sre.runtime.ha``).
 """
 
 from __future__ import annotations
@@ -60,16 +61,13 @@ class RollbackFeature(Feature):
         redactor: Redactor,
         cluster: Cluster = SOLO,
     ) -> None:
-        self.cluster = cluster
         self.services = {s.name: s for s in services if s.rollback is not None}
-        self.api_token = api_token
-        self.redactor = redactor
-        self.engine = engine
+        self.api_token, self.redactor, self.engine = api_token, redactor, engine
         self.targets = dict(targets)
         self.triggers = triggers
         self.store = store
         self.notices = notices
-        self.clock = clock
+        self.clock, self.cluster = clock, cluster
         self.state = RollbackState(store)
         self.metrics = RollbackMetrics(registry, self.services)
         self.locks = {name: asyncio.Lock() for name in self.services}
@@ -78,6 +76,7 @@ class RollbackFeature(Feature):
         self.streak_started: dict[str, float] = {}
         self.blocked: dict[str, tuple[str | None, str]] = {}  # last audited blocked decision
         self.revision_errors: dict[str, str] = {}
+        self.held: dict[str, tuple[Term | None, ServiceState]] = {}  # claimed, not yet run
 
     # ------------------------------------------------------------------ seam
 
@@ -253,17 +252,17 @@ class RollbackFeature(Feature):
     ) -> str:
         name = svc.name
         rev = revision.revision if revision else None
-        claimed = True
+        before: ServiceState | None = None  # as it was before the claim, to withdraw it
         if decision.action == "rollback" and rev is not None:
             try:
                 frozen = await self.pending(svc)
-                claimed = await self.state.claim_rollback(name, rev, self.clock(), frozen, term)
+                before = await self.state.claim_rollback(name, rev, self.clock(), frozen, term)
             except Fenced:
-                log.warning("%s: rollback refused, this replica's term is over", name)
                 return f"{name} not rolled back: this replica no longer acts (another leads)"
-        if not claimed:
-            decision = replace(decision, action="none", reason=f"already rolled back from {rev}")
-            data = {**data, "action": "none", "reason": f"{decision.reason} (idempotency key)"}
+            if before is None:
+                why = f"already rolled back from {rev}"
+                decision = replace(decision, action="none", reason=why)
+                data = {**data, "action": "none", "reason": f"{why} (idempotency key)"}
         if decision.reason == SWITCHED_OFF and rev is not None:
             return await self.switched_off(svc, data, rev, manual=manual)
         if decision.action == "none" or rev is None:
@@ -289,6 +288,8 @@ class RollbackFeature(Feature):
         key = f"rollback:{name}:{rev}"
         await self.notices.notify(notices.announce(data, key))
         log.warning("%s: rolling back %s -> %s: %s", name, rev, prev, data["reason"])
+        if before is not None:
+            self.held[name] = (term, before)
         run = self.execute(svc, data, key)
         if manual:
             return await run
@@ -335,6 +336,9 @@ class RollbackFeature(Feature):
         assert rb is not None
         name, target = svc.name, self.targets[svc.name]
         async with self.locks[name]:
+            claim = self.held.pop(name, None)
+            if claim and not await self.state.still_ours(*claim, str(data["revision"])):
+                return f"{name} not rolled back: this replica's term ended, claim withdrawn"
             started = self.clock()
             results = await target.roll_back(rb.timeout.seconds)
             ok = bool(results) and all(r.ok for r in results)

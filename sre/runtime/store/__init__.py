@@ -37,5 +37,7 @@ def open_store(daemon: DaemonConfig, clock: Clock = time.time, *, exclusive: boo
     if daemon.shared_state:
         from sre.runtime.store.postgres import open_postgres  # psycopg only when used
 
-        return open_postgres(daemon.state, clock)
+        return open_postgres(
+            daemon.state, clock, idle_in_transaction=daemon.ha.lease_duration.seconds / 2
+        )
     return open_sqlite(daemon.state_path, clock, exclusive=exclusive)

@@ -18,6 +18,11 @@
   any order, and delivery reads "items above the last id seen"; an item committed late
   under a smaller id would be skipped. Every outbox insert first takes another advisory
   lock, held until its transaction ends, so outbox rows commit in id order.
+* A replica paused inside a transaction (SIGSTOP, a long GC) must not hold its row locks
+  for the length of the pause: another replica taking the lease or claiming the same key
+  would wait on it. ``idle_in_transaction_session_timeout`` (half a lease) makes the
+  server end such a session and roll its transaction back; the store's own transactions
+  never wait on anything but the database.
 * A failed database (restart, failover, a full disk, too many connections) raises
   ``psycopg.OperationalError``: the store turns it into ``StoreUnavailable`` (a webhook
   gets 503). The pool replaces a broken connection; one the server closed while it sat
@@ -52,6 +57,7 @@ WORKERS = 4  # threads running store.run(): webhooks, delivery and jobs share th
 SPARE_CONNECTIONS = 2  # for threads of their own (the lease heartbeat)
 POOL_TIMEOUT_SECONDS = 5.0  # waiting for a connection: then 503, not a stalled request
 CONNECT_TIMEOUT_SECONDS = 5.0
+IDLE_IN_TRANSACTION_SECONDS = 7.5  # half the default lease (daemon.ha.lease_duration)
 # libpq defaults unless the URL sets them: give up on a silent peer (a partition) in
 # about ten seconds instead of the kernel's two hours.
 DEFAULTS = {
@@ -101,12 +107,14 @@ class PostgresBackend:
     unavailable: tuple[type[BaseException], ...] = (
         psycopg.OperationalError,  # lost connection, restart, pool timeout, deadlock, full disk
         pg_errors.ReadOnlySqlTransaction,  # connected to a standby after a failover
+        pg_errors.IdleInTransactionSessionTimeout,  # this process was paused mid-transaction
     )
     named_params = False
 
-    def __init__(self, url: str, *, size: int) -> None:
+    def __init__(self, url: str, *, size: int, idle_in_transaction: float) -> None:
         extra = {k: v for k, v in DEFAULTS.items() if k not in conninfo_to_dict(url)}
         self.connect_args: dict[str, Any] = {"autocommit": True, **extra}
+        self.idle_ms = max(1, round(idle_in_transaction * 1000))
         self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url,
             kwargs=self.connect_args,
@@ -114,9 +122,13 @@ class PostgresBackend:
             max_size=size,
             timeout=POOL_TIMEOUT_SECONDS,
             check=_check_idle,
+            configure=self._configure,
             open=False,
             name="sre-state",
         )
+
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        conn.execute(f"SET idle_in_transaction_session_timeout = {self.idle_ms}")
 
     def open(self) -> None:
         self.pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
@@ -136,12 +148,21 @@ class PostgresBackend:
         self.pool.close(timeout=5.0)
 
 
-def open_postgres(url: str, clock: Clock = time.time, *, workers: int = WORKERS) -> SqlStore:
+def open_postgres(
+    url: str,
+    clock: Clock = time.time,
+    *,
+    workers: int = WORKERS,
+    idle_in_transaction: float = IDLE_IN_TRANSACTION_SECONDS,
+) -> SqlStore:
     """The state store in the database ``url`` names; StoreError when it cannot be
-    reached or migrated (the reason from libpq, never a credential)."""
+    reached or migrated (the reason from libpq, never a credential). A transaction idle
+    for ``idle_in_transaction`` seconds (its process paused) is ended by the server."""
     shown = where(url)
     try:
-        backend = PostgresBackend(url, size=workers + SPARE_CONNECTIONS)
+        backend = PostgresBackend(
+            url, size=workers + SPARE_CONNECTIONS, idle_in_transaction=idle_in_transaction
+        )
     except psycopg.ProgrammingError as err:
         raise StoreError(f"cannot open the state store {shown}: {err}") from None
     try:

@@ -59,6 +59,7 @@ CLAIM = (
 )
 CLAIMED = "SELECT 1 FROM idempotency WHERE scope = :scope AND key = :key"
 FORGET = "DELETE FROM idempotency WHERE scope = :scope AND created_at < :before"
+UNCLAIM = "DELETE FROM idempotency WHERE scope = :scope AND key = :key"
 OUTBOX_ADD = (
     "INSERT INTO outbox (topic, key, payload, next_attempt_at, created_at) "
     "VALUES (:topic, :key, :payload, :now, :now) ON CONFLICT DO NOTHING RETURNING id"
@@ -265,6 +266,10 @@ class SqlStore:
     def forget_claims(self, scope: str, older_than: float) -> int:
         with self.transaction() as tx:
             return tx.execute(FORGET, {"scope": scope, "before": self.clock() - older_than})
+
+    def unclaim(self, scope: str, key: str) -> bool:
+        with self.transaction() as tx:
+            return tx.execute(UNCLAIM, {"scope": scope, "key": key}) == 1
 
     # ------------------------------------------------------------------ outbox
 
