@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,10 @@ import aiohttp
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
+from sre.devtools.fake_slack import FakeSlack
 from sre.devtools.loopback import free_port
 from tests.helpers.daemon import DaemonProcess
+from tests.helpers.storm import Report, analyse
 
 TOKEN = "itest-webhook-token"  # DaemonProcess's SRE_WEBHOOK_TOKEN
 
@@ -147,6 +150,37 @@ async def send(
             pass
         attempt += 1
         await asyncio.sleep(0.2)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What ``tests.helpers.storm.analyse`` reads of each message Slack showed."""
+
+    method: str
+    channel: str
+    ts: str
+    thread_ts: str | None
+    text: str
+    at: float
+
+
+def slack_report(slack: FakeSlack, groups: int) -> Report:
+    """Which ``Storm<NNNN>`` groups Slack showed, and how many own messages each got."""
+    seen: list[Seen] = []
+    messages = {id(m.body): m for m in [*slack.messages.values(), *slack.replies.values()]}
+    for call in list(slack.calls):
+        stored = messages.get(id(call.body))
+        if call.method == "chat.postMessage" and stored is not None:
+            seen.append(
+                Seen(call.method, stored.channel, stored.ts, stored.thread_ts,
+                     json.dumps(call.body), call.received_at)
+            )  # fmt: skip
+        elif call.method == "chat.update":
+            channel, ts = str(call.body.get("channel")), str(call.body.get("ts"))
+            seen.append(
+                Seen(call.method, channel, ts, None, json.dumps(call.body), call.received_at)
+            )
+    return analyse({"seen": seen, "throttled": len(slack.throttled)}, groups)
 
 
 class TargetServer:
