@@ -22,7 +22,11 @@ from tests.helpers import find_binary, free_port
 
 
 class PostgresCluster:
-    def __init__(self) -> None:
+    """``durable``: fsync on (benchmarks measure what a real server pays for a commit);
+    tests run without it."""
+
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="sre-pg-"))
         self.data = self.dir / "data"
@@ -60,8 +64,8 @@ class PostgresCluster:
 
     def _start(self) -> None:
         options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off "
-            "-c max_connections=200"
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} "
+            f"-c fsync={'on' if self.durable else 'off'} -c max_connections=200"
         )
         self._run(
             find_binary("pg_ctl"),

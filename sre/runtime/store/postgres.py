@@ -16,8 +16,11 @@
   one migrates, the others wait and then find the version already there.
 * Outbox order: row ids come from a sequence in insert order but transactions commit in
   any order, and delivery reads "items above the last id seen"; an item committed late
-  under a smaller id would be skipped. Every outbox insert first takes another advisory
-  lock, held until its transaction ends, so outbox rows commit in id order.
+  under a smaller id would be skipped. Every outbox insert first takes a *shared*
+  advisory lock (writers never wait for each other, so their commits group). A reader
+  reads up to the last id with no gap below it; when there is a gap (an id in flight,
+  or rolled back), it takes the same lock *exclusively*, which waits for the inserts in
+  flight to end (new ones wait for the reader), and then reads everything.
 * A replica paused inside a transaction (SIGSTOP, a long GC) must not hold its row locks
   for the length of the pause: another replica taking the lease or claiming the same key
   would wait on it. ``idle_in_transaction_session_timeout`` (half a lease) makes the
@@ -53,7 +56,7 @@ from sre.runtime.store.tx import Tx
 
 log = logging.getLogger(__name__)
 
-WORKERS = 4  # threads running store.run(): webhooks, delivery and jobs share them
+WORKERS = 8  # threads running store.run(): webhooks, delivery and jobs share them
 SPARE_CONNECTIONS = 2  # for threads of their own (the lease heartbeat)
 POOL_TIMEOUT_SECONDS = 5.0  # waiting for a connection: then 503, not a stalled request
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -142,7 +145,19 @@ class PostgresBackend:
         tx.execute("SELECT pg_advisory_xact_lock(:key)", {"key": MIGRATIONS_LOCK})
 
     def order_outbox(self, tx: Tx) -> None:
+        tx.execute("SELECT pg_advisory_xact_lock_shared(:key)", {"key": OUTBOX_LOCK})
+
+    def outbox_horizon(self, tx: Tx, after: int) -> int | None:
+        found = tx.one(
+            "SELECT count(*) AS n, max(id) AS top FROM outbox WHERE id > :after", {"after": after}
+        )
+        if found is None or not found["n"]:
+            return after  # nothing above: read nothing (what commits now comes next time)
+        top = int(found["top"])
+        if int(found["n"]) == top - after:
+            return top  # no gap: no id up to top can still appear
         tx.execute("SELECT pg_advisory_xact_lock(:key)", {"key": OUTBOX_LOCK})
+        return None  # the inserts in flight have ended, new ones wait: read everything
 
     def close(self) -> None:
         self.pool.close(timeout=5.0)

@@ -72,6 +72,10 @@ OUTBOX_PENDING = (
     f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' AND topic IN :topics "
     "AND id > :after ORDER BY id LIMIT :limit"
 )
+OUTBOX_PENDING_UPTO = (
+    f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' AND topic IN :topics "
+    "AND id > :after AND id <= :top ORDER BY id LIMIT :limit"
+)
 OUTBOX_SENDING = "UPDATE outbox SET sending_at = :now WHERE id = :id"
 OUTBOX_DELIVERED = (
     "UPDATE outbox SET status = 'delivered', delivered_at = :now, attempts = attempts + 1, "
@@ -287,7 +291,13 @@ class SqlStore:
         """Pending items of ``topics`` with an id above ``after``, due or not, oldest first."""
         params = {"topics": list(topics), "limit": limit, "after": after}
         with self.transaction() as tx:
-            rows = tx.all(OUTBOX_PENDING, params)
+            # Callers ask next for ids above the last one returned: every id below it
+            # must have committed (or failed) by now, or a late commit would be skipped.
+            top = self.backend.outbox_horizon(tx, after)
+            if top is None:
+                rows = tx.all(OUTBOX_PENDING, params)
+            else:
+                rows = tx.all(OUTBOX_PENDING_UPTO, {**params, "top": top})
         return [outbox_item(row) for row in rows]
 
     def outbox_sending(self, item_id: int) -> None:

@@ -72,6 +72,9 @@ class SqliteBackend:
     def order_outbox(self, tx: Tx) -> None:
         """One writer at a time: rows commit in id order already."""
 
+    def outbox_horizon(self, tx: Tx, after: int) -> int | None:
+        return None
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
