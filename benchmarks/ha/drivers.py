@@ -18,6 +18,7 @@ import json
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from sre.features.alerts.model import Notification, parse_notification
@@ -110,7 +111,7 @@ async def asyncpg_figures(url: str) -> dict[str, tuple[float, float, float]]:
         await pool.close()
 
 
-def report(url: str) -> list[str]:
+def report(tmp: Path, url: str) -> list[str]:
     """Lines comparing the two drivers on the database ``url`` (migrated by the store)."""
     mine = asyncio.run(psycopg_figures(url))
     try:

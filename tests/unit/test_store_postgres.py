@@ -192,3 +192,43 @@ def test_a_paused_replica_does_not_hold_its_locks(url: str) -> None:
     finally:
         paused.close()
         other.close()
+
+
+def test_a_row_above_an_insert_in_flight_waits_for_it_never_past_it(url: str) -> None:
+    """Reading past an id still in flight would skip it for good; a rolled-back insert
+    leaves a gap for ever, and the reader must not wait on that for ever either."""
+    store, other = open_postgres(url), open_postgres(url)
+    try:
+        in_flight, release = threading.Event(), threading.Event()
+
+        def slow_insert(commit: bool) -> None:
+            try:
+                with store.transaction():
+                    store.outbox_add("alerts", {"n": "slow"})
+                    in_flight.set()
+                    release.wait(10)
+                    if not commit:
+                        raise RuntimeError("rolled back")
+            except RuntimeError:
+                pass
+
+        for commit in (True, False):
+            in_flight.clear()
+            release.clear()
+            thread = threading.Thread(target=slow_insert, args=(commit,))
+            thread.start()
+            assert in_flight.wait(10)
+            last = max([0, *(i.id for i in other.outbox_pending(["alerts"]))])
+            fast = other.outbox_add("alerts", {"n": "fast"})
+            assert other.outbox_pending(["alerts"], after=last) == []  # not past the slow one
+            release.set()
+            thread.join()
+            deadline = time.monotonic() + 5
+            while not (found := other.outbox_pending(["alerts"], after=last)):
+                assert time.monotonic() < deadline, "a rolled-back insert blocks the reader"
+                time.sleep(0.1)
+            assert found[-1].id == fast
+            assert [i.payload["n"] for i in found] == (["slow", "fast"] if commit else ["fast"])
+    finally:
+        store.close()
+        other.close()

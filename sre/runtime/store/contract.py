@@ -128,7 +128,12 @@ class Store(Protocol):
     def outbox_add(self, topic: str, payload: Any, key: str | None = None) -> int | None: ...
     def outbox_pending(
         self, topics: Sequence[str], limit: int = 1000, after: int = 0
-    ) -> list[OutboxItem]: ...
+    ) -> list[OutboxItem]:
+        """Pending items of ``topics`` above ``after``, oldest first. No item can still
+        appear below the last one returned (ask again with ``after`` = its id); while an
+        insert by another replica is in flight, items above it wait for the next call."""
+        ...
+
     def outbox_sending(self, item_id: int) -> None:
         """Record, before it starts, that a delivery may reach the outside world."""
         ...

@@ -18,9 +18,10 @@
   any order, and delivery reads "items above the last id seen"; an item committed late
   under a smaller id would be skipped. Every outbox insert first takes a *shared*
   advisory lock (writers never wait for each other, so their commits group). A reader
-  reads up to the last id with no gap below it; when there is a gap (an id in flight,
-  or rolled back), it takes the same lock *exclusively*, which waits for the inserts in
-  flight to end (new ones wait for the reader), and then reads everything.
+  reads up to the last id with no gap below it. A gap is an insert in flight, or one
+  that rolled back (or lost an ``ON CONFLICT``): one still there a second later makes
+  the reader take the same lock *exclusively*, which waits for the inserts in flight to
+  end (new ones wait for the reader), and then read everything.
 * A replica paused inside a transaction (SIGSTOP, a long GC) must not hold its row locks
   for the length of the pause: another replica taking the lease or claiming the same key
   would wait on it. ``idle_in_transaction_session_timeout`` (half a lease) makes the
@@ -79,6 +80,12 @@ def advisory_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
+GAP_GRACE_SECONDS = 1.0  # a missing outbox id younger than this is an insert in flight
+# The lowest missing id above :after (``after`` itself counts as present).
+FIRST_GAP = (
+    "SELECT min(o.id) + 1 FROM (SELECT :after AS id UNION ALL SELECT id FROM outbox "
+    "WHERE id > :after) o WHERE NOT EXISTS (SELECT 1 FROM outbox n WHERE n.id = o.id + 1)"
+)
 MIGRATIONS_LOCK = advisory_key("sre:migrations")
 OUTBOX_LOCK = advisory_key("sre:outbox-insert")
 
@@ -115,6 +122,7 @@ class PostgresBackend:
     named_params = False
 
     def __init__(self, url: str, *, size: int, idle_in_transaction: float) -> None:
+        self._gaps: dict[int, float] = {}  # a missing outbox id -> when first seen
         extra = {k: v for k, v in DEFAULTS.items() if k not in conninfo_to_dict(url)}
         self.connect_args: dict[str, Any] = {"autocommit": True, **extra}
         self.idle_ms = max(1, round(idle_in_transaction * 1000))
@@ -156,8 +164,16 @@ class PostgresBackend:
         top = int(found["top"])
         if int(found["n"]) == top - after:
             return top  # no gap: no id up to top can still appear
+        gap = int(tx.scalar(FIRST_GAP, {"after": after}))
+        now = time.monotonic()
+        for old in [g for g in self._gaps if g <= after]:
+            del self._gaps[old]
+        if now - self._gaps.setdefault(gap, now) < GAP_GRACE_SECONDS:
+            return gap - 1  # most likely an insert about to commit: read below it for now
+        # Old enough to be a rolled-back insert (or a slow one): wait for what is in
+        # flight, new inserts wait for this reader; then everything below is settled.
         tx.execute("SELECT pg_advisory_xact_lock(:key)", {"key": OUTBOX_LOCK})
-        return None  # the inserts in flight have ended, new ones wait: read everything
+        return None
 
     def close(self) -> None:
         self.pool.close(timeout=5.0)

@@ -60,9 +60,13 @@ CLAIM = (
 CLAIMED = "SELECT 1 FROM idempotency WHERE scope = :scope AND key = :key"
 FORGET = "DELETE FROM idempotency WHERE scope = :scope AND created_at < :before"
 UNCLAIM = "DELETE FROM idempotency WHERE scope = :scope AND key = :key"
+# A key queued before inserts nothing and draws no id (PostgreSQL's ON CONFLICT alone would
+# draw one: a gap the outbox reader would have to wait out); ON CONFLICT for the race.
 OUTBOX_ADD = (
     "INSERT INTO outbox (topic, key, payload, next_attempt_at, created_at) "
-    "VALUES (:topic, :key, :payload, :now, :now) ON CONFLICT DO NOTHING RETURNING id"
+    "SELECT :topic, :key, :payload, :now, :now WHERE NOT EXISTS "
+    "(SELECT 1 FROM outbox WHERE topic = :topic AND key = :key) "
+    "ON CONFLICT DO NOTHING RETURNING id"
 )
 OUTBOX_COLUMNS = (
     "id, topic, key, payload, status, attempts, next_attempt_at, created_at, delivered_at, "
