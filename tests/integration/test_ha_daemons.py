@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -71,10 +72,18 @@ def post_one(url: str, body: dict[str, Any]) -> str:
 
 
 def stop_all(replicas: list[Replica]) -> None:
+    """SIGTERM each (resumed) replica; each must exit 0. None is left running."""
+    codes = []
     for replica in replicas:
         if replica.proc.poll() is None:
             replica.resume()
-            assert replica.stop(signal.SIGTERM) == 0, replica.output()
+            try:
+                codes.append((replica.stop(signal.SIGTERM), replica))
+            except subprocess.TimeoutExpired:
+                replica.proc.kill()
+                codes.append((-9, replica))
+    for code, replica in codes:
+        assert code == 0, replica.output()
 
 
 def test_a_paused_leader_is_replaced_and_refused_when_it_comes_back(
