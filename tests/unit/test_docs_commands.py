@@ -1,7 +1,7 @@
 """The commands the docs show exist: every ``python -m sre.render``, ``python -m sre.daemon``
-(and ``audit``) and ``make`` line in a ```sh or ```console block parses with the real
-argument parser (``copy-state`` too) or names a real Makefile target; ``python -m`` of anything else names a
-real module. The flag tables of docs/render.md and docs/daemon.md list exactly the real
+(and ``audit``, ``copy-state``) and ``make`` line in a ```sh or ```console block parses with
+the real argument parser or names a real Makefile target; ``python -m`` of anything else
+names a real module. The flag tables of docs/render.md and docs/daemon.md list exactly the real
 flags."""
 
 from __future__ import annotations
