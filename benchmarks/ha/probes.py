@@ -33,8 +33,7 @@ def write_config(path: Path, port: int, state: str) -> None:
         "services:",
         "  - {name: bench, namespace: bench}",
         f"daemon: {{listen: '127.0.0.1:{free_port()}', state: '{state}',"
-        " probe_concurrency: 256, webhook_token_env: null,"
-        " ha: {lease_duration: 6s, renew_interval: 2s}}",
+        " probe_concurrency: 256, webhook_token_env: null}",  # the default lease: 15 s
         "probes:",
     ]
     lines += [

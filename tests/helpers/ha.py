@@ -82,6 +82,10 @@ class Replica(DaemonProcess):
             if n == name and all(dict(lbl).get(k) == val for k, val in labels.items())
         )
 
+    def series(self, name: str) -> set[tuple[tuple[str, str], ...]]:
+        """The label sets ``name`` is exported with."""
+        return {labels for (n, labels) in self.metrics() if n == name}
+
     def leads(self) -> bool:
         return self.sample("sre_ha_leader") == 1.0
 

@@ -234,6 +234,15 @@ def test_replicas_start_together_and_a_killed_leader_loses_nothing(
                 "every target owned once",
             )
             owned_by_leader = leader.sample("sre_probe_targets_owned")
+            # Each target's probe metrics come from the one replica that probes it.
+            wait_until(
+                lambda: (
+                    [len(r.series("sre_probe_success")) for r in replicas]
+                    == [r.sample("sre_probe_targets_owned") for r in replicas]
+                ),
+                5,
+                "probe series from their owners only",
+            )
             urls = [r.url("/alertmanager") for r in replicas]
             killed_at: list[float] = []
 
