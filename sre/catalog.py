@@ -158,6 +158,10 @@ LABEL_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
         "target": ("slack", "grafana"),
         "result": ("ok", "retry", "permanent_error"),
     },
+    "sre_ha_lease_transitions_total": {"transition": ("acquired", "lost")},
+    "sre_ha_fenced_actions_total": {
+        "action": ("slack_post", "slack_update", "outbox", "rollback", "silence")
+    },
     "sre_aws_errors_total": {
         "reason": (
             "throttled",
@@ -317,5 +321,24 @@ DAEMON_METRICS = {
         "gauge",
         "",
         "1 when Prometheus keeps less history than the rules read, 0 when enough.",
+    ),
+    # high availability (several replicas on PostgreSQL; a lone SQLite daemon always leads)
+    "sre_ha_leader": ("gauge", "", "1 on the replica that holds the lease, else 0."),
+    "sre_ha_replicas": ("gauge", "", "Live replicas this replica sees (itself included)."),
+    "sre_ha_lease_epoch": ("gauge", "", "The lease epoch this replica last saw."),
+    "sre_ha_lease_transitions_total": (
+        "counter",
+        "transition",
+        "Times this replica acquired or lost the lease.",
+    ),
+    "sre_ha_fenced_actions_total": (
+        "counter",
+        "action",
+        "Side effects refused because this replica's term was over (a paused leader).",
+    ),
+    "sre_probe_targets_owned": (
+        "gauge",
+        "",
+        "Probe targets this replica probes (its rendezvous-hash share of the live replicas).",
     ),
 }

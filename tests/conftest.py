@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.helpers.postgres import PostgresCluster
 from tests.helpers.versions import SETS, BinarySet, missing_current
 
 
@@ -23,3 +24,13 @@ def prometheus_versions(request: pytest.FixtureRequest) -> Iterator[BinarySet]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PATH", f"{chosen.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
         yield chosen
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL for the session (Debian's server on a loopback port); each
+    user makes its own database (``create_database``). libpq finds the user in PGUSER, as
+    the daemon does: a ``daemon.state`` URL never holds credentials."""
+    with pytest.MonkeyPatch.context() as patch, PostgresCluster() as cluster:
+        patch.setenv("PGUSER", "postgres")
+        yield cluster

@@ -4,7 +4,7 @@ hook that records each probe's scheduled and actual start.
 ``python -m benchmarks.probes.engine CONFIG WARMUP WINDOW`` runs the daemon for
 WARMUP + WINDOW seconds and prints one JSON line: probes started and this process's CPU
 seconds (from /proc/self/stat) during the window, start lateness percentiles over the
-whole run, and peak RSS (VmHWM).
+whole run (and over the window alone), and peak RSS (VmHWM).
 """
 
 from __future__ import annotations
@@ -30,13 +30,19 @@ def percentile(values: list[float], q: float) -> float:
 async def run(config: str, warmup: float, window: float) -> dict[str, float]:
     cfg = load_config(config)
     lateness = array("d")
+    steady = array("d")  # after the warm-up only
 
     def started(scheduled: float, actual: float) -> None:
         lateness.append(actual - scheduled)
+        if warmed:
+            steady.append(actual - scheduled)
+
+    warmed = False
 
     daemon = Daemon(cfg, config_sha256(config), on_probe_start=started)
     await daemon.start()
     await asyncio.sleep(warmup)
+    warmed = True
     probes0, cpu0 = len(lateness), cpu_seconds(os.getpid())
     await asyncio.sleep(window)
     probes1, cpu1 = len(lateness), cpu_seconds(os.getpid())
@@ -50,6 +56,8 @@ async def run(config: str, warmup: float, window: float) -> dict[str, float]:
         "lateness_p50": percentile(values, 0.50),
         "lateness_p99": percentile(values, 0.99),
         "lateness_max": max(values) if values else float("nan"),
+        "window_lateness_p99": percentile(list(steady), 0.99),
+        "window_lateness_max": max(steady) if steady else float("nan"),
         "peak_rss_mb": peak_rss_mb(os.getpid()),
         "rss_mb": rss_mb(os.getpid()),
     }

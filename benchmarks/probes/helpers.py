@@ -17,7 +17,7 @@ pid {prefix}/nginx.pid;
 error_log {prefix}/error.log crit;
 events {{ worker_connections 16384; }}
 http {{
-    access_log off;
+    {access_log}
     client_body_temp_path {prefix}/body;
     proxy_temp_path {prefix}/proxy;
     fastcgi_temp_path {prefix}/fastcgi;
@@ -55,14 +55,23 @@ def wait_http(url: str, timeout: float = 15.0) -> None:
             time.sleep(0.05)
 
 
-def start_nginx(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """Debian's nginx on a loopback port, with its own prefix; every path answers 200 "ok"."""
+def start_nginx(
+    workdir: Path, access_log: Path | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Debian's nginx on a loopback port, with its own prefix; every path answers 200 "ok".
+    ``access_log``: each request's time and path are written there (buffered)."""
     binary = find("nginx") or "nginx"
     port = free_port()
     prefix = workdir / "nginx"
     prefix.mkdir(parents=True, exist_ok=True)
     conf = prefix / "nginx.conf"
-    conf.write_text(_NGINX_CONF.format(prefix=prefix, port=port))
+    logging = "access_log off;"
+    if access_log is not None:
+        logging = (
+            "log_format probes '$msec $uri';\n"
+            f"    access_log {access_log} probes buffer=256k flush=1s;"
+        )
+    conf.write_text(_NGINX_CONF.format(prefix=prefix, port=port, access_log=logging))
     proc = subprocess.Popen(
         [binary, "-p", str(prefix), "-c", str(conf)],
         stdout=subprocess.DEVNULL,

@@ -71,7 +71,7 @@ class DeployedAMinuteAgo:
 
 
 class NoProbes:
-    def for_service(self, service: str) -> list[ProbeState]:
+    async def for_service(self, service: str) -> list[ProbeState]:
         return []
 
 

@@ -39,7 +39,7 @@ from sre.config.connections import (
     RunbooksConfig,
     Selectors,
 )
-from sre.config.daemon import DaemonConfig, RollbackEngine
+from sre.config.daemon import DaemonConfig, HaConfig, RollbackEngine
 from sre.config.durations import Duration
 from sre.config.files import ConfigError, config_sha256, load_config, parse_config
 from sre.config.integrations import (
@@ -85,6 +85,7 @@ __all__ = [
     "Duration",
     "EmailReceiver",
     "GrafanaConfig",
+    "HaConfig",
     "Heartbeat",
     "IncludedFile",
     "InhibitRule",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sre.config.durations import Duration
 from sre.config.loader import key
-from sre.config.validators import env_name, listen, positive, state_url
+from sre.config.validators import POSTGRES_SCHEMES, env_name, listen, positive, state_url
 
 
 @dataclass(frozen=True)
@@ -31,11 +31,43 @@ class RollbackEngine:
 
 
 @dataclass(frozen=True)
+class HaConfig:
+    """Several replicas on one PostgreSQL state store (docs/ha.md); ignored on SQLite."""
+
+    lease_duration: Duration = key(
+        "how long the leader's lease lasts without a renewal: a leader that stops (a crash, "
+        "a pause, a partition) is replaced this long after its last renewal at most, plus "
+        "one renew_interval; a replica unheard of for this long drops out of the probe shards",
+        Duration.of(seconds=15),
+        check=positive,
+    )
+    renew_interval: Duration = key(
+        "how often each replica renews its heartbeat and the leader its lease (the others "
+        "try to take the lease as often); at most a third of lease_duration",
+        Duration.of(seconds=2),
+        check=positive,
+    )
+
+    def _problems(self) -> list[tuple[str, str]]:
+        if self.renew_interval.seconds * 3 > self.lease_duration.seconds:
+            return [
+                (
+                    "renew_interval",
+                    f"{self.renew_interval} must be at most a third of lease_duration "
+                    f"({self.lease_duration}), so a lease survives a missed renewal",
+                )
+            ]
+        return []
+
+
+@dataclass(frozen=True)
 class DaemonConfig:
     listen: str = key("host:port of the HTTP server", "0.0.0.0:9877", check=listen)
     state: str = key(
         "the state store: `sqlite:///path` (after `sqlite:///` the path is absolute; "
-        "`sqlite:///./x.db` is relative to the working directory)",
+        "`sqlite:///./x.db` is relative to the working directory) for one daemon, or "
+        "`postgresql://HOST[:PORT]/DBNAME` for several replicas (docs/ha.md); PostgreSQL "
+        "credentials only through libpq's environment (`PGUSER`, `PGPASSWORD`, `PGPASSFILE`)",
         "sqlite:///var/lib/sre/state.db",
         check=state_url,
     )
@@ -78,6 +110,12 @@ class DaemonConfig:
         Duration.of(minutes=3),
     )
     rollbacks: RollbackEngine = key("the rollback engine", factory=RollbackEngine)
+    ha: HaConfig = key("replicas on PostgreSQL: lease and heartbeat", factory=HaConfig)
+
+    @property
+    def shared_state(self) -> bool:
+        """True when the state is a PostgreSQL database several replicas may share."""
+        return self.state.startswith(POSTGRES_SCHEMES)
 
     @property
     def state_path(self) -> str:

@@ -69,10 +69,36 @@ def listen(value: str) -> str | None:
     return f"{value!r} must be host:port, e.g. 0.0.0.0:9877"
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+# libpq URI parameters that carry a credential: never in sre.yaml (PGPASSWORD, PGPASSFILE).
+_SECRET_PARAMS = ("password", "sslpassword")
+
+
 def state_url(value: str) -> str | None:
     if value.startswith("sqlite:///") and len(value) > len("sqlite:///"):
         return None
-    return f"{value!r} must be sqlite:///path/to/state.db"
+    if value.startswith(POSTGRES_SCHEMES):
+        return _postgres_url(value)
+    return f"{value!r} must be sqlite:///path/to/state.db or postgresql://HOST[:PORT]/DBNAME"
+
+
+def _postgres_url(value: str) -> str | None:
+    """``postgresql://HOST[:PORT]/DBNAME[?libpq-parameters]``, credentials elsewhere."""
+    rest = value.split("://", 1)[1]
+    authority, _, tail = rest.partition("/")
+    database, _, query = tail.partition("?")
+    if "@" in authority:
+        # Never echo the value back: it may hold a password.
+        return (
+            "must not name a user or password: libpq reads them from PGUSER and PGPASSWORD "
+            "(or PGPASSFILE)"
+        )
+    params = {p.partition("=")[0].lower() for p in query.split("&") if p}
+    if params & set(_SECRET_PARAMS):
+        return "must not carry a password parameter: use PGPASSWORD or PGPASSFILE"
+    if not authority.strip(":") or not database:
+        return f"{value!r} must be postgresql://HOST[:PORT]/DBNAME"
+    return None
 
 
 def regex(value: str) -> str | None:

@@ -27,7 +27,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Run the SRE daemon (probes, jobs, webhooks) until SIGTERM/SIGINT.",
         epilog="Exit codes: 0 after a clean shutdown, 1 when it cannot start, 2 on a bad "
         "config. Also: `python -m sre.daemon audit --help` lists the rollback audit trail; "
-        "`python -m sre.daemon verify --help` is the deploy gate.",
+        "`python -m sre.daemon verify --help` is the deploy gate; "
+        "`python -m sre.daemon copy-state --help` moves SQLite state to PostgreSQL.",
     )
     parser.add_argument(
         "--config", default="sre.yaml", help="path to sre.yaml (default: %(default)s)"
@@ -54,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         from sre.daemon.verify_cli import main as verify_main
 
         return verify_main(rest[1:])
+    if rest[:1] == ["copy-state"]:  # SQLite -> PostgreSQL, for several replicas (docs/ha.md)
+        from sre.daemon.copy_state import main as copy_main
+
+        return copy_main(rest[1:])
     args = parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     try:

@@ -39,6 +39,8 @@ from sre.features.rollback.targets import target_for
 from sre.features.rollback.triggers import Triggers
 from sre.runtime.events import EventLog
 from sre.runtime.feature import Feature
+from sre.runtime.ha import SOLO, Cluster
+from sre.runtime.ha.guards import FencedAlertmanager
 from sre.runtime.http import BearerToken
 from sre.runtime.jobs import JobRunner
 from sre.runtime.maintenance import StoreMaintenance
@@ -67,6 +69,7 @@ class Parts:
     insecure_dev: bool = False
     on_probe_start: StartHook | None = None
     started_at: float | None = None  # when the process started (a reload keeps it)
+    cluster: Cluster = SOLO  # the other replicas (PostgreSQL state), or none
 
 
 FeatureBuilder = Callable[[Parts], list[Feature]]
@@ -158,6 +161,8 @@ def build_features(p: Parts) -> list[Feature]:
         registry=p.registry,
         clock=p.clock,
         on_start=p.on_probe_start,
+        cluster=p.cluster,
+        store=p.store,
     )
     rollback: RollbackFeature | None = None
     if cfg.prometheus is not None and any(s.rollback is not None for s in cfg.services):
@@ -167,7 +172,7 @@ def build_features(p: Parts) -> list[Feature]:
             cfg.services,
             cfg.daemon.rollbacks,
             targets={s.name: target_for(s, kubectl, helm) for s in cfg.services if s.rollback},
-            triggers=Triggers(cfg, prometheus, probes.targets),
+            triggers=Triggers(cfg, prometheus, probes.status),
             store=p.store,
             notices=p.notices,
             registry=p.registry,
@@ -175,14 +180,20 @@ def build_features(p: Parts) -> list[Feature]:
             api_token=api_token(cfg, p.env, p.insecure_dev),
             redactor=configured(cfg, p.env),
             events=events,
+            cluster=p.cluster,
         )
     am = cfg.alertmanager
+    am_client: AlertmanagerClient | None = None
+    if am is not None and p.cluster.shared:  # a silence is claimed under this replica's term
+        am_client = FencedAlertmanager(am.url, p.session, term=p.cluster.member, store=p.store)
+    elif am is not None:
+        am_client = AlertmanagerClient(am.url, p.session)
     alerts = AlertsFeature(
         cfg.daemon,
         cfg.slack,
         am,
         poster=slack_poster(cfg.slack, p.env),
-        alertmanager_client=AlertmanagerClient(am.url, p.session) if am else None,
+        alertmanager_client=am_client,
         rollbacks=rollback,
         store=p.store,
         notices=p.notices,
@@ -190,6 +201,7 @@ def build_features(p: Parts) -> list[Feature]:
         clock=p.clock,
         env=p.env,
         insecure_dev=p.insecure_dev,
+        cluster=p.cluster,
     )
     features: list[Feature] = [StoreMaintenance(p.store), probes, alerts]
     aws_errors = catalog_metric(p.registry, "sre_aws_errors_total")

@@ -52,7 +52,7 @@ def _main(argv: list[str]) -> int:
         print(err.render(), file=sys.stderr)
         return 2
     path = Path(cfg.daemon.state_path)
-    if not path.exists():
+    if not cfg.daemon.shared_state and not path.exists():
         print(f"no state store at {path} (daemon.state); nothing recorded yet", file=sys.stderr)
         return 1
     try:

@@ -41,6 +41,7 @@ from sre.config import Config, ConfigError, load_config
 from sre.daemon.app import FeatureBuilder, Parts, api_token, build_features, section_notes
 from sre.features.probes.engine import StartHook
 from sre.runtime.feature import Feature, FeatureError
+from sre.runtime.ha import open_cluster
 from sre.runtime.http import BadRequests, core_routes, text
 from sre.runtime.jobs import JobRunner
 from sre.runtime.metrics import CoreMetrics
@@ -105,10 +106,13 @@ class Daemon:
         self.started_at = clock()
         self.registry = registry if registry is not None else CollectorRegistry()
         self.store = open_store(cfg.daemon, clock, exclusive=True)
+        self.cluster = open_cluster(cfg.daemon, self.store, self.registry)
         self.metrics = CoreMetrics(self.registry, sre.__version__, config_sha256)
         self.notices = OutboxNotifier(self.store)
         self.bad_requests = BadRequests(self.metrics.bad_requests)
-        self.runner = JobRunner(self.metrics, clock)
+        self.runner = JobRunner(
+            self.metrics, clock, leading=lambda: self.cluster.leading() is not None
+        )
         self.scheduler = AsyncIOScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
         )
@@ -149,6 +153,7 @@ class Daemon:
             insecure_dev=self.insecure_dev,
             on_probe_start=self.on_probe_start,
             started_at=self.started_at,
+            cluster=self.cluster,
         )
 
     def _register_jobs(self) -> None:
@@ -211,6 +216,7 @@ class Daemon:
         host, port = self.cfg.daemon.host_port
         self._site = web.TCPSite(self._web, host, port, backlog=1024)
         await self._site.start()
+        await self.cluster.start()  # leader or not, known before any feature starts
         self.scheduler.start()
         for feature in self.features:
             await feature.start()
@@ -289,6 +295,7 @@ class Daemon:
         if self.scheduler.running:
             self.scheduler.pause()  # no new runs; running ones continue
         await self._stop_features(deadline)
+        await self.cluster.stop()  # hands the lease on at once
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self._web is not None:

@@ -139,7 +139,7 @@ async def watch(cfg: Config, p: Plan, err: TextIO, clock: Clock = time.time) -> 
     )
     timeout = aiohttp.ClientTimeout(total=max(5.0, p.interval))
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        triggers = Triggers(cfg, PrometheusClient(cfg.prometheus.url, session), probes.targets)
+        triggers = Triggers(cfg, PrometheusClient(cfg.prometheus.url, session), probes.status)
         started = clock()
         revision = Revision("verify", deployed_at=started, previous=None)
         print(

@@ -43,9 +43,19 @@ class JobSpec:
 
 
 class JobRunner:
-    def __init__(self, metrics: CoreMetrics, clock: Clock = time.time) -> None:
+    """``leading``: scheduled jobs run only while it answers True (the HA leader; every
+    replica keeps the same schedule, the others skip their turn without counting it)."""
+
+    def __init__(
+        self,
+        metrics: CoreMetrics,
+        clock: Clock = time.time,
+        *,
+        leading: Callable[[], bool] | None = None,
+    ) -> None:
         self.metrics = metrics
         self.clock = clock
+        self.leading = leading
         self._running: set[asyncio.Task[Any]] = set()
 
     def declare(self, job_id: str) -> None:
@@ -58,6 +68,9 @@ class JobRunner:
         self.declare(job_id)
 
         async def run() -> None:
+            if self.leading is not None and not self.leading():
+                log.debug("job %s skipped: another replica leads", job_id)
+                return
             task = asyncio.current_task()
             if task is not None:
                 self._running.add(task)
@@ -98,6 +111,8 @@ class JobRunner:
         from apscheduler.events import EVENT_JOB_MISSED
 
         def missed(event: Any) -> None:
+            if self.leading is not None and not self.leading():
+                return  # a follower would have skipped it anyway
             log.warning("job %s missed its run at %s", event.job_id, event.scheduled_run_time)
             self.record(event.job_id, MISSED)
 

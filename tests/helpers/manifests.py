@@ -28,12 +28,12 @@ def render_build(out: Path) -> Path:
     return out
 
 
-def kustomize_objects(work: Path) -> list[dict[str, Any]]:
-    """``kubectl kustomize deploy/`` next to a freshly rendered ``build/kubernetes``."""
+def kustomize_objects(work: Path, overlay: str = "") -> list[dict[str, Any]]:
+    """``kubectl kustomize deploy/[overlay]`` next to a freshly rendered ``build/kubernetes``."""
     shutil.copytree(ROOT / "deploy", work / "deploy", symlinks=True)
     render_build(work / "build")
     done = subprocess.run(
-        [*kustomize_command(), str(work / "deploy")],
+        [*kustomize_command(), str(work / "deploy" / overlay)],
         capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -7,6 +7,7 @@ run as the ``postgres`` user (``runuser``). It listens on 127.0.0.1 on a free po
 
 from __future__ import annotations
 
+import itertools
 import os
 import pwd
 import shutil
@@ -15,11 +16,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import psycopg
+
 from tests.helpers import find_binary, free_port
 
 
 class PostgresCluster:
-    def __init__(self) -> None:
+    """``durable``: fsync on (benchmarks measure what a real server pays for a commit);
+    tests run without it."""
+
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="sre-pg-"))
         self.data = self.dir / "data"
@@ -38,6 +45,11 @@ class PostgresCluster:
         )
 
     def start(self) -> PostgresCluster:
+        self._init()
+        self._start()
+        return self
+
+    def _init(self) -> None:
         self._run(
             find_binary("initdb"),
             "-D",
@@ -49,7 +61,12 @@ class PostgresCluster:
             "-E",
             "UTF8",
         )
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off"
+
+    def _start(self) -> None:
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} "
+            f"-c fsync={'on' if self.durable else 'off'} -c max_connections=200"
+        )
         self._run(
             find_binary("pg_ctl"),
             "-D",
@@ -69,7 +86,7 @@ class PostgresCluster:
                 check=False,
             )
             if ready.returncode == 0:
-                return self
+                return
             time.sleep(0.1)
         raise RuntimeError(f"PostgreSQL did not start: {(self.dir / 'log').read_text()}")
 
@@ -82,6 +99,22 @@ class PostgresCluster:
             timeout=60,
         )
         return done.stdout.strip()
+
+    _names = itertools.count(1)
+
+    def create_database(self, prefix: str = "sre") -> str:
+        """A new empty database; its ``postgresql://`` URL (no user: libpq's PGUSER)."""
+        name = f"{prefix}_{os.getpid()}_{next(self._names)}"
+        with psycopg.connect(self.dsn(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql://127.0.0.1:{self.port}/{name}"
+
+    def pg_ctl(self, action: str) -> None:
+        """``pg_ctl stop`` (fast: connections are cut) or ``start`` on the same port."""
+        if action == "start":
+            self._start()
+            return
+        self._run(find_binary("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", action)
 
     def stop(self) -> None:
         if self.data.exists():

@@ -78,7 +78,7 @@ class Probes:
     def __init__(self) -> None:
         self.states: list[ProbeState] = []
 
-    def for_service(self, service: str) -> list[ProbeState]:
+    async def for_service(self, service: str) -> list[ProbeState]:
         return [s for s in self.states if s.service == service]
 
 

@@ -313,7 +313,7 @@ def test_batched_verdicts_are_those_of_one_service_at_a_time(run: Run) -> None:
 
 
 class NoProbes:
-    def for_service(self, service: str) -> list[ProbeState]:
+    async def for_service(self, service: str) -> list[ProbeState]:
         return []
 
 

@@ -1,7 +1,7 @@
 """The commands the docs show exist: every ``python -m sre.render``, ``python -m sre.daemon``
-(and ``audit``) and ``make`` line in a ```sh or ```console block parses with the real
-argument parser or names a real Makefile target; ``python -m`` of anything else names a
-real module. The flag tables of docs/render.md and docs/daemon.md list exactly the real
+(and ``audit``, ``copy-state``) and ``make`` line in a ```sh or ```console block parses with
+the real argument parser or names a real Makefile target; ``python -m`` of anything else
+names a real module. The flag tables of docs/render.md and docs/daemon.md list exactly the real
 flags."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from sre.daemon import __main__ as daemon_cli
-from sre.daemon import audit_cli, verify_cli
+from sre.daemon import audit_cli, copy_state, verify_cli
 from sre.render import __main__ as render_cli
 from tests.helpers.docs import ROOT, Block, all_blocks, section, table_rows
 
@@ -75,6 +75,8 @@ def daemon_problem(argv: list[str]) -> str | None:
         return parses(audit_cli.parse_args, argv[1:])
     if argv[:1] == ["verify"]:
         return parses(verify_cli.parse_args, argv[1:])
+    if argv[:1] == ["copy-state"]:
+        return parses(copy_state.parse_args, argv[1:])
     return parses(daemon_cli.parse_args, argv)
 
 
@@ -98,7 +100,7 @@ def problem(argv: list[str]) -> tuple[str, str | None] | None:
         if module == "sre.render":
             return "render", render_problem(rest)
         if module == "sre.daemon":
-            sub = rest[0] if rest[:1] in (["audit"], ["verify"]) else "run"
+            sub = rest[0] if rest[:1] in (["audit"], ["verify"], ["copy-state"]) else "run"
             return f"daemon {sub}", daemon_problem(rest)
         missing = importlib.util.find_spec(module) is None
         return "module", f"no module {module}" if missing else None

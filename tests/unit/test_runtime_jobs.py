@@ -136,3 +136,33 @@ def test_registered_jobs_export_their_counters_at_zero(
     runner.wrap("cost.daily", ok)
     for outcome in ("success", "failure", "missed"):
         assert value(registry, "sre_job_runs_total", job="cost.daily", outcome=outcome) == 0.0
+
+
+def test_scheduled_jobs_run_only_while_leading() -> None:
+    """Several replicas keep the same schedule; only the leader's turn runs (and counts)."""
+    registry = CollectorRegistry()
+    leading = [False]
+    runner = JobRunner(
+        CoreMetrics(registry, "v", "sha"), clock=lambda: 1.0, leading=lambda: leading[0]
+    )
+    runs: list[int] = []
+
+    async def job() -> None:
+        runs.append(1)
+
+    scheduled = runner.wrap("rollback.evaluate", job)
+
+    async def go() -> None:
+        await scheduled()
+        assert runs == []
+        assert (
+            value(registry, "sre_job_runs_total", job="rollback.evaluate", outcome="success") == 0
+        )
+        leading[0] = True
+        await scheduled()
+        assert runs == [1]
+        assert (
+            value(registry, "sre_job_runs_total", job="rollback.evaluate", outcome="success") == 1
+        )
+
+    asyncio.run(go())

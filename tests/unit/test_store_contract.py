@@ -1,4 +1,5 @@
-"""The state store's contract (``sre.runtime.store.contract``), run against every backend.
+"""The state store's contract (``sre.runtime.store.contract``), run against every backend:
+SQLite (a file) and PostgreSQL (Debian's server on a loopback port, a database per test).
 
 Every feature relies on these properties; a backend that passes them can hold the state.
 """
@@ -14,7 +15,9 @@ import sqlalchemy as sa
 
 from sre.runtime.store import Store, StoreError
 from sre.runtime.store.contract import Tx
+from sre.runtime.store.postgres import open_postgres
 from sre.runtime.store.sqlite import open_sqlite
+from tests.helpers.postgres import PostgresCluster
 
 Opener = Callable[["FakeClock"], Store]
 
@@ -32,12 +35,14 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgresql"])
 def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
     """Opens the same state store again and again (a restart), for each backend."""
     if request.param == "sqlite":
         return lambda clock: open_sqlite(tmp_path / "sub" / "state.db", clock)
-    raise AssertionError(request.param)
+    cluster: PostgresCluster = request.getfixturevalue("pg_cluster")
+    url = cluster.create_database("contract")
+    return lambda clock: open_postgres(url, clock)
 
 
 @pytest.fixture
@@ -151,6 +156,9 @@ def test_audit_and_claims(store: Store, clock: FakeClock) -> None:
     assert store.claimed("rollback", "api:rev7") and not store.claimed("other", "api:rev7")
     clock.now += 100
     assert store.forget_claims("rollback", older_than=50) == 1
+    assert store.claim("rollback", "api:rev7") is True
+    assert store.unclaim("rollback", "api:rev7") is True  # the work never happened
+    assert store.unclaim("rollback", "api:rev7") is False
     assert store.claim("rollback", "api:rev7") is True
 
 

@@ -12,6 +12,8 @@ Slack's ``Retry-After``); one that may have reached Slack keeps its *sending* ma
 next attempt looks before it posts (``steps.py``). A permanent error fails the item,
 counted. The store failing (a full disk) is neither: nothing is marked, the loop backs off
 as a whole and carries on when the store is back. A restart loads what the store says.
+A fenced step (this replica's leader term is over) ends the loop: nothing is marked, and
+the next leader's delivery takes the item.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from sre.features.alerts.metrics import AlertMetrics
 from sre.features.alerts.pacing import Pacer
 from sre.features.alerts.state import AlertState, Digest, GroupRow
 from sre.features.alerts.steps import NONE, POST, Call, Steps, note_of
+from sre.runtime.ha import Fenced
 from sre.runtime.notices import NOTICE_TOPIC
 from sre.runtime.store import OutboxItem, StoreError, StoreUnavailable
 
@@ -121,12 +124,21 @@ class Delivery:
                 self._store_failures = 0
             except (StoreUnavailable, StoreError) as err:
                 wait = self._store_down(err)
+            except Fenced:
+                self._fenced()
+                return
             except Exception:
                 log.exception("alert delivery pass failed")
                 wait = IDLE_POLL
             if wait > 0 and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout=wait)
+
+    def _fenced(self) -> None:
+        if not self._stopping:
+            log.warning("alert delivery stopped: this replica's leader term is over")
+        self._stopping = True
+        self.wake.set()
 
     def _store_down(self, err: Exception) -> float:
         """The store cannot be read or written: wait as a whole, mark nothing, go on."""
@@ -302,6 +314,8 @@ class Delivery:
             await self._failed(c, key, err, started)
         except (StoreUnavailable, StoreError) as err:
             self._store_down(err)  # nothing marked: the item is tried again, and checked
+        except Fenced:
+            self._fenced()  # nothing marked: the next leader delivers it
         except Exception as err:  # a malformed item must not block its lane forever
             log.exception("outbox item %s (%s) cannot be delivered", item.id, item.topic)
             await self._settle(item, failed=f"bad item: {type(err).__name__}")

@@ -5,6 +5,10 @@ delivery worker (alert groups and other features' notices, to Slack or to the co
 when no Slack token is set), the interactive ``POST /slack/actions`` and the
 ``alerts.reconcile`` job.
 
+Several replicas (docs/ha.md): every replica receives; only the leader delivers, with a
+delivery (and its pacing) of its own per leader term, whose Slack calls and outbox marks
+are fenced by that term (``sre.runtime.ha``).
+
 Switches: ``daemon.webhook_token_env: null`` turns the receiver off (notices are still
 delivered). When it names a variable that is unset the daemon refuses to start
 (``FeatureError``, exit 2) unless it runs with ``--insecure-dev``.
@@ -12,6 +16,7 @@ delivered). When it names a variable that is unset the daemon refuses to start
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 
@@ -31,6 +36,8 @@ from sre.features.alerts.reconcile import MissingSince
 from sre.features.alerts.state import AlertState
 from sre.features.alerts.steps import Routing, Steps
 from sre.runtime.feature import Feature, FeatureError
+from sre.runtime.ha import SOLO, Cluster, Term
+from sre.runtime.ha.guards import FencedPoster
 from sre.runtime.http import BearerToken
 from sre.runtime.jobs import JobSpec
 from sre.runtime.notices import OutboxNotifier
@@ -73,6 +80,7 @@ class AlertsFeature(Feature):
         clock: Callable[[], float],
         env: Mapping[str, str],
         insecure_dev: bool = False,
+        cluster: Cluster = SOLO,
     ) -> None:
         token_env = daemon.webhook_token_env
         token = secret(env, token_env)
@@ -95,10 +103,14 @@ class AlertsFeature(Feature):
             alertmanager_url=am_public,
             has_rollback=rollbacks.has_target if rollbacks else (lambda _service: False),
         )
-        steps = Steps(self.state, poster, routing, self.metrics, clock)
-        digest_after = slack.digest_after.seconds if slack else 60.0
-        self.delivery = Delivery(self.state, steps, self.metrics, clock, digest_after=digest_after)
-        notices.subscribe(self.delivery.wake.set)
+        self.routing, self.store, self.clock, self.cluster = routing, store, clock, cluster
+        self.digest_after = slack.digest_after.seconds if slack else 60.0
+        self.delivery: Delivery | None = None  # while this replica leads
+        self._term: Term | None = None
+        self._switching = asyncio.Lock()
+        self._switches: set[asyncio.Task[None]] = set()
+        self._unwatch: Callable[[], None] = lambda: None
+        notices.subscribe(self.wake)
         self.receiver: Receiver | None = None
         if token_env:
             if token is None:
@@ -109,7 +121,7 @@ class AlertsFeature(Feature):
                 token=BearerToken(token),
                 max_bytes=daemon.max_webhook_bytes,
                 clock=clock,
-                on_queued=self.delivery.wake.set,
+                on_queued=self.wake,
             )
         else:
             log.info("alerts: daemon.webhook_token_env is null, Alertmanager receiver off")
@@ -127,7 +139,7 @@ class AlertsFeature(Feature):
             alertmanager=alertmanager_client,
             silence_base_url=am_public,
             rollbacks=rollbacks,
-            on_queued=self.delivery.wake.set,
+            on_queued=self.wake,
         )
 
     def routes(self) -> Sequence[web.RouteDef]:
@@ -144,12 +156,52 @@ class AlertsFeature(Feature):
 
     async def start(self) -> None:
         await self.poster.open()
-        self.delivery.start()
+        self._unwatch = self.cluster.watch(self._leadership_changed)
+        await self._follow_leadership()
 
     async def stop(self, timeout: float) -> None:
+        self._unwatch()
         await self.actions.stop(timeout / 2)
-        await self.delivery.stop(timeout / 2)
+        async with self._switching:
+            if self.delivery is not None:
+                await self.delivery.stop(timeout / 2)
+                self.delivery = None
         await self.poster.close()
+
+    def wake(self) -> None:
+        """Something was queued: the delivery (on the leader) looks now, not at its next poll."""
+        if self.delivery is not None:
+            self.delivery.wake.set()
+
+    def _leadership_changed(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._follow_leadership())
+        self._switches.add(task)  # a reference until it is done
+        task.add_done_callback(self._switches.discard)
+
+    async def _follow_leadership(self) -> None:
+        """A new leader term gets a delivery of its own: nothing the last term knew in
+        memory (pending items, pacing) is trusted, and its fences are this term's."""
+        async with self._switching:
+            term = self.cluster.leading()
+            if term is self._term:
+                return
+            if self.delivery is not None:
+                await self.delivery.stop(timeout=2.0)
+                self.delivery = None
+            self._term = term
+            if term is None:
+                return
+            state = self.state.fenced(term) if self.cluster.shared else self.state
+            poster = (
+                FencedPoster(self.poster, term, self.store) if self.cluster.shared else self.poster
+            )
+            steps = Steps(state, poster, self.routing, self.metrics, self.clock)
+            self.delivery = Delivery(
+                state, steps, self.metrics, self.clock, digest_after=self.digest_after
+            )
+            self.delivery.start()
+            if self.cluster.shared:
+                log.info("alerts: delivering the outbox (leader term %d)", term.number)
 
     async def reconcile(self) -> None:
         """Resolve the Slack messages of groups Alertmanager no longer has firing."""
@@ -171,7 +223,7 @@ class AlertsFeature(Feature):
                 queued += 1
         if queued:
             log.info("reconcile: %d group(s) resolved in Alertmanager without a webhook", queued)
-            self.delivery.wake.set()
+            self.wake()
         if waiting := self.missing.waiting():
             log.info(
                 "reconcile: %d alert(s) missing from Alertmanager, inside the %ss grace",

@@ -1,4 +1,5 @@
-"""The alert feature's own tables (component ``alerts``) and its outbox topic.
+"""The alert feature's state (component ``alerts``; the tables in ``tables.py``) and its
+outbox topic.
 
 * ``alert_groups``: one row per Alertmanager group: where its Slack message is
   (``channel``, ``ts``), the last notification seen (``view``, the webhook's own JSON
@@ -9,107 +10,44 @@
 Receipt is one transaction: the dedup claims (the store's idempotency, scope ``alerts``)
 and the outbox row commit together or not at all. Every public method is a coroutine: the
 SQL runs on the store's worker thread.
+
+Delivery on several replicas uses ``fenced(term)``: the *sending* mark (a post's claim) and
+finishing an item check, in their transaction, that the leader term still holds.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
 from sre.features.alerts.model import Notification
+from sre.features.alerts.tables import (
+    ACTION_COLUMNS,
+    DELIVERY_COLUMNS,
+    DIGEST_COLUMNS,
+    FIRING,
+    GROUP,
+    GROUPS,
+    MEMBERS,
+    MESSAGE_OF,
+    MIGRATIONS,
+    REMEMBER_MESSAGE,
+    SAVE_GROUP,
+)
+from sre.runtime.ha import Term
 from sre.runtime.notices import NOTICE_TOPIC
 from sre.runtime.store import OutboxItem, Store
 from sre.runtime.store.contract import Row, Tx
-from sre.runtime.store.tables import ID, TIME
 
 ALERTS_TOPIC = "alerts"
 TOPICS = (ALERTS_TOPIC, NOTICE_TOPIC)
 DEDUP_SCOPE = "alerts"
 DEDUP_KEEP_SECONDS = 30 * 86400
 DELIVERED_KEEP_SECONDS = 7 * 86400
-
-tables = sa.MetaData()
-alert_groups = sa.Table(
-    "alert_groups",
-    tables,
-    sa.Column("group_key", sa.Text, primary_key=True),
-    sa.Column("channel", sa.Text),
-    sa.Column("ts", sa.Text),
-    sa.Column("status", sa.Text, nullable=False, server_default="firing"),
-    sa.Column("view", sa.Text),
-    sa.Column("started_at", TIME),
-    sa.Column("resolved_at", TIME),
-    sa.Column("ack_by", sa.Text),
-    sa.Column("ack_at", TIME),
-    sa.Column("silence_id", sa.Text),
-    sa.Column("silence_url", sa.Text),
-    sa.Column("silenced_by", sa.Text),
-    sa.Column("applied_item", ID),
-    sa.Column("updated_at", TIME, nullable=False),
-)
-slack_messages = sa.Table(
-    "slack_messages",
-    tables,
-    sa.Column("key", sa.Text, primary_key=True),
-    sa.Column("channel", sa.Text, nullable=False),
-    sa.Column("ts", sa.Text, nullable=False),
-    sa.Column("created_at", TIME, nullable=False),
-)
-
-
-digests = sa.Table(
-    "digests",
-    tables,
-    sa.Column("id", ID, primary_key=True, autoincrement=True),
-    sa.Column("channel", sa.Text, nullable=False),
-    sa.Column("ts", sa.Text),
-    sa.Column("opened_at", TIME, nullable=False),
-    sa.Column("closed_at", TIME),
-    sqlite_autoincrement=True,
-)
-
-
-def _create(tx: Tx) -> None:
-    tx.create(alert_groups, slack_messages)
-
-
-def _digests(tx: Tx) -> None:
-    """Migration 2: storm digests, and which digest a group belongs to."""
-    tx.create(digests)
-    tx.execute("ALTER TABLE alert_groups ADD COLUMN digest_id BIGINT")
-
-
-MIGRATIONS = (_create, _digests)
-
-_GROUP_COLUMNS = (*(c.name for c in alert_groups.columns), "digest_id")
-_ACTION_COLUMNS = ("ack_by", "ack_at", "silence_id", "silence_url", "silenced_by")
-_DELIVERY_COLUMNS = tuple(c for c in _GROUP_COLUMNS if c not in _ACTION_COLUMNS)
-
-GROUP = f"SELECT {', '.join(_GROUP_COLUMNS)} FROM alert_groups WHERE group_key = :k"
-GROUPS = f"SELECT {', '.join(_GROUP_COLUMNS)} FROM alert_groups WHERE group_key IN :keys"
-MEMBERS = f"SELECT {', '.join(_GROUP_COLUMNS)} FROM alert_groups WHERE digest_id = :id"
-DIGEST_COLUMNS = "id, channel, ts, opened_at, closed_at"
-FIRING = (
-    f"SELECT {', '.join(_GROUP_COLUMNS)} FROM alert_groups "
-    "WHERE status = 'firing' AND ts IS NOT NULL"
-)
-SAVE_GROUP = (
-    f"INSERT INTO alert_groups ({', '.join(_DELIVERY_COLUMNS)}) "
-    f"VALUES ({', '.join(':' + c for c in _DELIVERY_COLUMNS)}) "
-    "ON CONFLICT (group_key) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _DELIVERY_COLUMNS[1:])
-)
-MESSAGE_OF = "SELECT channel, ts FROM slack_messages WHERE key = :key"
-REMEMBER_MESSAGE = (
-    "INSERT INTO slack_messages (key, channel, ts, created_at) VALUES (:key, :channel, :ts, "
-    ":now) ON CONFLICT (key) DO UPDATE SET channel = excluded.channel, ts = excluded.ts, "
-    "created_at = excluded.created_at"
-)
 
 
 @dataclass(frozen=True)
@@ -147,7 +85,7 @@ def _group(row: Row) -> GroupRow:
 
 
 def _delivery_values(row: GroupRow) -> dict[str, Any]:
-    values = {c: getattr(row, c) for c in _DELIVERY_COLUMNS}
+    values = {c: getattr(row, c) for c in DELIVERY_COLUMNS}
     values["view"] = json.dumps(row.view.to_dict(), sort_keys=True) if row.view else None
     return values
 
@@ -159,7 +97,18 @@ def dedup_key(group_key: str, fingerprint: str, status: str, starts_at: str) -> 
 class AlertState:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.term: Term | None = None  # set on the copy a leader term's delivery uses
         store.migrate("alerts", MIGRATIONS)
+
+    def fenced(self, term: Term) -> AlertState:
+        """This state, with delivery's marks refused once ``term`` is over."""
+        other = copy.copy(self)
+        other.term = term
+        return other
+
+    def _check(self, tx: Tx, action: str) -> None:
+        if self.term is not None:
+            self.term.check(tx, action)  # Fenced: the transaction writes nothing
 
     # ------------------------------------------------------------------ receipt
 
@@ -214,7 +163,12 @@ class AlertState:
         return await self.store.run(self.store.outbox_pending, TOPICS, limit, after)
 
     async def sending(self, item_id: int) -> None:
-        await self.store.run(self.store.outbox_sending, item_id)
+        await self.store.run(self._sending, item_id)
+
+    def _sending(self, item_id: int) -> None:
+        with self.store.transaction() as tx:
+            self._check(tx, "slack_post")
+            self.store.outbox_sending(item_id)
 
     async def finish(
         self,
@@ -233,6 +187,7 @@ class AlertState:
         self, item_ids: list[int], rows: list[GroupRow], follow_ups: list[dict[str, Any]]
     ) -> None:
         with self.store.transaction() as tx:
+            self._check(tx, "outbox")
             for row in rows:
                 tx.execute(SAVE_GROUP, _delivery_values(row))
             for payload in follow_ups:
@@ -284,7 +239,7 @@ class AlertState:
 
     async def set_action_fields(self, group_key: str, **fields: str | float | None) -> bool:
         """Record an acknowledgement or a silence; False when the group is unknown."""
-        unknown = set(fields) - set(_ACTION_COLUMNS)
+        unknown = set(fields) - set(ACTION_COLUMNS)
         if unknown:
             raise ValueError(f"not action columns: {sorted(unknown)}")
         sets = ", ".join(f"{c} = :{c}" for c in fields)
@@ -349,6 +304,7 @@ class AlertState:
 
     def _digest_posted(self, item_id: int, digest_id: int, ts: str) -> None:
         with self.store.transaction() as tx:
+            self._check(tx, "outbox")
             tx.execute("UPDATE digests SET ts = :ts WHERE id = :id", {"ts": ts, "id": digest_id})
             self.store.outbox_delivered(item_id)
 

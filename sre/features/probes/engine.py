@@ -27,6 +27,7 @@ from prometheus_client import Gauge
 from sre.checks.probe import (
     OTHER,
     Observation,
+    ProbeState,
     Verdict,
     advance,
     classify,
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 StartHook = Callable[[float, float], None]  # (scheduled, actual) epoch seconds
+RecordHook = Callable[[Target, ProbeState], None]  # (target, its state before this probe)
 
 
 class _Round:
@@ -66,7 +68,11 @@ class ProbeEngine:
         heartbeat: Gauge,
         clock: Clock,
         on_start: StartHook | None = None,
+        on_record: RecordHook | None = None,
+        active: Callable[[], bool] = lambda: True,
     ) -> None:
+        self.on_record = on_record
+        self.active = active  # False: probe nothing (this replica cannot tell who is live)
         self.interval = interval.seconds
         self.label = str(interval)
         self.job_id = f"probes.{self.label}"
@@ -125,12 +131,18 @@ class ProbeEngine:
     async def _dispatch(self, rnd: _Round, skip_before: float) -> None:
         loop = asyncio.get_running_loop()
         for target in self.targets:
+            if not target.owned:  # another replica's share
+                continue
             slot = rnd.base + target.offset
             if slot < skip_before:  # first round: slots already past wait for the next
                 continue
             delay = slot - self._steady()
             if delay > 0.001:
                 await asyncio.sleep(delay)
+                if not target.owned:  # moved to another replica while this one waited
+                    continue
+            if not self.active():
+                continue
             await self.semaphore.acquire()
             try:
                 if self.on_start is not None:
@@ -142,6 +154,8 @@ class ProbeEngine:
             rnd.outstanding += 1  # before the task first runs: no await since create_task
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
+        if rnd.outstanding == 0 and not self._inflight:  # nothing of ours in this round
+            await asyncio.sleep(max(0.0, rnd.base + self.interval - self._steady()))
         rnd.dispatched = True
         self._maybe_done(rnd)
 
@@ -159,8 +173,11 @@ class ProbeEngine:
         self._maybe_done(rnd)
 
     def _record(self, target: Target, seen: Observation, verdict: Verdict) -> None:
-        before = target.state.up
-        target.state = advance(target.state, verdict, self.clock())
+        previous = target.state
+        before = previous.up
+        target.state = advance(previous, verdict, self.clock())
+        if self.on_record is not None:
+            self.on_record(target, previous)
         # Keep what the metrics need, not the body: up to 1 MiB per target would add up.
         target.last = replace(seen, body=b"") if seen.body else seen
         if verdict.reason is not None:

@@ -2,7 +2,9 @@
 
 Probe results are not kept as prometheus-client children (five objects with a lock each
 per target would cost ~50 MB at 10,000 targets): :class:`ProbeCollector` renders them at
-scrape time from the engine's own per-target records. Engine heartbeats are a plain gauge.
+scrape time from the engine's own per-target records, for the targets this replica probes
+(several replicas: another replica's targets would be stale series here). Engine
+heartbeats are a plain gauge.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class ProbeMetrics:
         self.heartbeat: Gauge = catalog_metric(
             registry, "sre_probe_engine_heartbeat_timestamp_seconds"
         )
+        self.owned: Gauge = catalog_metric(registry, "sre_probe_targets_owned")
         registry.register(ProbeCollector(results))
 
 
@@ -38,6 +41,10 @@ class ProbeResult(Protocol):
     def is_http(self) -> bool: ...
     @property
     def failures(self) -> dict[str, int]: ...
+    @property
+    def owned(self) -> bool:
+        """False while another replica probes it: its last result here is stale."""
+        ...
 
 
 def _family(name: str, cls: type[GaugeMetricFamily] | type[CounterMetricFamily]) -> Any:
@@ -60,7 +67,7 @@ class ProbeCollector(Collector):
         for result in self._results():
             last = result.last
             state = result.state
-            if last is None:
+            if last is None or not result.owned:  # exported by the replica that probes it
                 continue
             key = [state.service, state.target]
             success.add_metric(key, 1.0 if state.up else 0.0)

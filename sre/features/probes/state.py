@@ -2,7 +2,8 @@
 
 One :class:`Target` per (service, target name): the prepared request, its slot in the
 interval, the three-state record the rollback trigger reads (``ProbeState``), the last
-observation (for the metrics) and failure counts by reason.
+observation (for the metrics), failure counts by reason, and whether this replica probes
+it (several replicas share the targets: ``shard.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class Target:
     state: ProbeState
     last: Observation | None = None
     failures: dict[str, int] = field(default_factory=dict)
+    owned: bool = True  # several replicas: this one's share (``shard.py``)
 
     @property
     def is_http(self) -> bool:

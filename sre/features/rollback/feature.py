@@ -7,7 +7,9 @@ few batched queries (``triggers.py``), count and log each verdict, then let the 
 policy (``sre.checks.rollback.decide``) decide. A rollback runs in a background task (so
 one slow ``rollout status`` never delays the other services) under the service's lock: one
 at a time per service. Manual requests (the Slack button) take the same path with a
-``manual`` trigger. Every decision that matters is an audit record and a notice.
+``manual`` trigger. Every decision that matters is an audit record (``audit.py``) and a
+notice (``notices.py``). On several replicas only the leader evaluates, and its claim is
+fenced by its term (``sre.runtime.ha``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from sre.features.rollback.targets import Target
 from sre.features.rollback.triggers import Cycle, Triggers
 from sre.runtime.events import Discard, Events
 from sre.runtime.feature import Feature
+from sre.runtime.ha import SOLO, Cluster, Fenced, Term
 from sre.runtime.http import BearerToken
 from sre.runtime.jobs import JobSpec
 from sre.runtime.notices import Notifier
@@ -61,16 +64,15 @@ class RollbackFeature(Feature):
         api_token: BearerToken,
         redactor: Redactor,
         events: Events | None = None,
+        cluster: Cluster = SOLO,
     ) -> None:
         self.services = {s.name: s for s in services if s.rollback is not None}
-        self.api_token = api_token
-        self.redactor = redactor
-        self.engine = engine
+        self.api_token, self.redactor, self.engine = api_token, redactor, engine
         self.targets = dict(targets)
         self.triggers = triggers
         self.store = store
         self.notices = notices
-        self.clock = clock
+        self.clock, self.cluster = clock, cluster
         self.publish = Publisher(events or Discard(), store, clock)  # for the deploys feature
         self.state = RollbackState(store)
         self.metrics = RollbackMetrics(registry, self.services)
@@ -79,6 +81,7 @@ class RollbackFeature(Feature):
         self.streaks = NoVerdictStreaks(self.metrics, notices, engine.no_verdict_warn_after)
         self.blocked: dict[str, tuple[str | None, str]] = {}  # last audited blocked decision
         self.revision_errors: dict[str, str] = {}
+        self.held: dict[str, tuple[Term | None, ServiceState]] = {}  # claimed, not yet run
 
     # ------------------------------------------------------------------ seam
 
@@ -115,9 +118,12 @@ class RollbackFeature(Feature):
     # ------------------------------------------------------------------ evaluation
 
     async def evaluate_all(self) -> None:
-        await self.evaluate(*self.services.values())
+        term = self.cluster.leading()  # what this run decides, it may act on in this term only
+        if term is None:
+            return
+        await self.evaluate(*self.services.values(), term=term)
 
-    async def evaluate(self, *services: Service) -> None:
+    async def evaluate(self, *services: Service, term: Term | None = None) -> None:
         """One cycle: the revisions and the trigger queries of every service at once (a
         bounded number of queries, ``Triggers.judge``), then each service's decision."""
         busy = {s.name for s in services if self.locks[s.name].locked()}
@@ -131,15 +137,18 @@ class RollbackFeature(Feature):
         )
         self.metrics.count_queries(cycle.queries, cycle.failed)
         await asyncio.gather(
-            *(self.conclude(s, rev, cycle, now) for s, rev in zip(due, revisions, strict=True))
+            *(
+                self.conclude(s, rev, cycle, now, term)
+                for s, rev in zip(due, revisions, strict=True)
+            )
         )
 
     async def conclude(
-        self, svc: Service, revision: Revision | None, cycle: Cycle, now: float
+        self, svc: Service, revision: Revision | None, cycle: Cycle, now: float, term: Term | None
     ) -> None:
         rb = svc.rollback
         assert rb is not None
-        verdicts = cycle.verdicts[svc.name] + self.triggers.health(svc, revision)
+        verdicts = cycle.verdicts[svc.name] + await self.triggers.health(svc, revision)
         await self.streaks.count(svc.name, verdicts, now)
         await self.publish.verdict(svc.name, revision, verdicts)
         if not any(v.outcome == "fail" for v in verdicts):
@@ -160,7 +169,7 @@ class RollbackFeature(Feature):
         )
         window = cycle.windows[svc.name]
         data = self._record(svc, decision, verdicts, revision, window=window, by="auto")
-        await self.act(svc, decision, data, revision, manual=False)
+        await self.act(svc, decision, data, revision, manual=False, term=term)
 
     def _record(
         self,
@@ -189,7 +198,7 @@ class RollbackFeature(Feature):
         target = self.targets[svc.name]
         st = await self.state.load(svc.name)
         if not target.has_revisions:
-            return await self.episode(st, now)
+            return await self.state.episode(st, now)
         try:
             rev = await target.revision()
         except ClientError as err:
@@ -213,15 +222,6 @@ class RollbackFeature(Feature):
             await self.state.save(replace(st, frozen_revision=rev.revision))
         return rev
 
-    async def episode(self, st: ServiceState, now: float) -> Revision:
-        """A target without revisions: the "revision" is an episode that ends when the
-        service, frozen after a rollback, is seen passing again."""
-        if st.episode_started_at is None:
-            st = replace(st, episode_started_at=now)
-            await self.state.save(st)
-        started = st.episode_started_at if st.episode_started_at is not None else now
-        return Revision(f"episode-{st.episode}", deployed_at=started, previous="previous")
-
     async def recovered(self, svc: Service) -> None:
         if self.targets[svc.name].has_revisions:
             return
@@ -241,18 +241,21 @@ class RollbackFeature(Feature):
         revision: Revision | None,
         *,
         manual: bool,
+        term: Term | None = None,
     ) -> str:
         name = svc.name
         rev = revision.revision if revision else None
-        if (
-            decision.action == "rollback"
-            and rev is not None
-            and not await self.state.claim_rollback(
-                name, rev, self.clock(), await self.pending(svc)
-            )
-        ):
-            decision = replace(decision, action="none", reason=f"already rolled back from {rev}")
-            data = {**data, "action": "none", "reason": f"{decision.reason} (idempotency key)"}
+        before: ServiceState | None = None  # as it was before the claim, to withdraw it
+        if decision.action == "rollback" and rev is not None:
+            try:
+                frozen = await self.pending(svc)
+                before = await self.state.claim_rollback(name, rev, self.clock(), frozen, term)
+            except Fenced:
+                return f"{name} not rolled back: this replica no longer acts (another leads)"
+            if before is None:
+                why = f"already rolled back from {rev}"
+                decision = replace(decision, action="none", reason=why)
+                data = {**data, "action": "none", "reason": f"{why} (idempotency key)"}
         if decision.reason == SWITCHED_OFF and rev is not None:
             return await self.switched_off(svc, data, rev, manual=manual)
         if decision.action == "none" or rev is None:
@@ -278,6 +281,8 @@ class RollbackFeature(Feature):
         key = f"rollback:{name}:{rev}"
         await self.notices.notify(notices.announce(data, key))
         log.warning("%s: rolling back %s -> %s: %s", name, rev, prev, data["reason"])
+        if before is not None:
+            self.held[name] = (term, before)
         run = self.execute(svc, data, key)
         if manual:
             return await run
@@ -324,6 +329,9 @@ class RollbackFeature(Feature):
         assert rb is not None
         name, target = svc.name, self.targets[svc.name]
         async with self.locks[name]:
+            claim = self.held.pop(name, None)
+            if claim and not await self.state.still_ours(*claim, str(data["revision"])):
+                return f"{name} not rolled back: this replica's term ended, claim withdrawn"
             started = self.clock()
             results = await target.roll_back(str(data.get("previous") or ""), rb.timeout.seconds)
             ok = bool(results) and all(r.ok for r in results)
@@ -380,4 +388,5 @@ class RollbackFeature(Feature):
             dry_run=svc.rollback.dry_run,
         )
         data = self._record(svc, decision, verdicts, revision, window=None, by=requested_by)
-        return await self.act(svc, decision, data, revision, manual=True)
+        term = self.cluster.member()  # whichever replica Slack sent the click to
+        return await self.act(svc, decision, data, revision, manual=True, term=term)

@@ -16,11 +16,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
-from sre.checks.rollback import PolicyState
+from sre.checks.rollback import PolicyState, Revision
+from sre.runtime.ha import Fenced, Term
 from sre.runtime.store import Store
 from sre.runtime.store.contract import Tx
 from sre.runtime.store.tables import TIME
@@ -107,6 +109,15 @@ class RollbackState:
         with self.store.transaction() as tx:
             tx.execute(SAVE, state.__dict__)
 
+    async def episode(self, st: ServiceState, now: float) -> Revision:
+        """A target without revisions: the "revision" is an episode that ends when the
+        service, frozen after a rollback, is seen passing again."""
+        if st.episode_started_at is None:
+            st = replace(st, episode_started_at=now)
+            await self.save(st)
+        started = st.episode_started_at if st.episode_started_at is not None else now
+        return Revision(f"episode-{st.episode}", deployed_at=started, previous="previous")
+
     async def claim(self, service: str, revision: str, *, dry_run: bool = False) -> bool:
         scope = DRY_RUN_SCOPE if dry_run else SCOPE
         return await self.store.run(self.store.claim, scope, key(service, revision))
@@ -114,19 +125,45 @@ class RollbackState:
     async def claim_switched_off(self, service: str, revision: str) -> bool:
         return await self.store.run(self.store.claim, SWITCHED_OFF_SCOPE, key(service, revision))
 
-    async def claim_rollback(self, service: str, revision: str, now: float, frozen: str) -> bool:
+    async def claim_rollback(
+        self, service: str, revision: str, now: float, frozen: str, term: Term | None = None
+    ) -> ServiceState | None:
         """Claim ``<service>@<revision>`` and, in the same transaction, start the cooldown
         and freeze the service (``frozen``: ``PENDING`` or the episode) *before* anything
         runs: a daemon killed mid-rollback must come back frozen, not roll back again
-        from the revision it rolled back to. False when the key was claimed already."""
-        return await self.store.run(self._claim_rollback, service, revision, now, frozen)
+        from the revision it rolled back to. The state as it was before (to withdraw the
+        claim), None when the key was claimed already. ``term``: the transaction first
+        checks it still holds (``Fenced`` if not: a leader paused past its lease does not
+        act on what it decided before)."""
+        return await self.store.run(self._claim_rollback, service, revision, now, frozen, term)
 
-    def _claim_rollback(self, service: str, revision: str, now: float, frozen: str) -> bool:
+    def _claim_rollback(
+        self, service: str, revision: str, now: float, frozen: str, term: Term | None
+    ) -> ServiceState | None:
         with self.store.transaction() as tx:
+            if term is not None:
+                term.check(tx, "rollback")
             if not self.store.claim(SCOPE, key(service, revision)):
-                return False
+                return None
+            before = self._load(service)
             tx.execute(FREEZE, {"service": service, "now": now, "frozen": frozen})
-        return True
+        return before
+
+    async def still_ours(self, term: Term | None, before: ServiceState, revision: str) -> bool:
+        """Right before the command runs: False when ``term`` ended since the claim (a
+        pause); then the claim is withdrawn (the key free again, the freeze as it was
+        ``before``), so that the next leader decides afresh."""
+        if term is None or term.alive():
+            return True
+        with contextlib.suppress(Fenced):
+            term.guard("rollback")  # counted and logged
+        await self.store.run(self._withdraw, before, revision)
+        return False
+
+    def _withdraw(self, before: ServiceState, revision: str) -> None:
+        with self.store.transaction() as tx:
+            self.store.unclaim(SCOPE, key(before.service, revision))
+            tx.execute(SAVE, before.__dict__)
 
     async def policy(self, state: ServiceState, revision: str | None) -> PolicyState:
         claimed = revision is not None and await self.store.run(

@@ -40,9 +40,10 @@ Points = Sequence[tuple[float, float]]
 
 
 class ProbeStatus(Protocol):
-    """What the triggers read from the probe feature."""
+    """What the triggers read from the probe feature (from the shared store when several
+    replicas probe: whichever probed a target)."""
 
-    def for_service(self, service: str) -> list[ProbeState]: ...
+    async def for_service(self, service: str) -> list[ProbeState]: ...
 
 
 @dataclass(frozen=True)
@@ -180,11 +181,11 @@ class Triggers:
             )
         return window, out
 
-    def health(self, svc: Service, revision: Revision | None) -> list[TriggerVerdict]:
+    async def health(self, svc: Service, revision: Revision | None) -> list[TriggerVerdict]:
         """The health trigger, from the probe feature's records (none without targets)."""
         rb = svc.rollback
         assert rb is not None
-        probes = self.probes.for_service(svc.name)
+        probes = await self.probes.for_service(svc.name)
         if rb.health_failures is None or not probes:
             return []
         streaks = [(p.up, p.consecutive_failures, p.since) for p in probes]
@@ -196,7 +197,8 @@ class Triggers:
     ) -> tuple[list[TriggerVerdict], dict[str, float]]:
         """Every trigger of one service (its own queries: a batch of one)."""
         cycle = await self.judge([svc], now)
-        return cycle.verdicts[svc.name] + self.health(svc, revision), cycle.windows[svc.name]
+        health = await self.health(svc, revision)
+        return cycle.verdicts[svc.name] + health, cycle.windows[svc.name]
 
 
 def _since(points: Points, start: float, step: float) -> list[tuple[float, float]]:

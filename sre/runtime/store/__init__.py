@@ -1,6 +1,7 @@
-"""The state store: a contract (``contract.py``) and its backends (``sqlite.py``).
+"""The state store: a contract (``contract.py``) and its backends (``sqlite.py`` for one
+daemon, ``postgres.py`` for several replicas).
 
-``open_store(cfg.daemon, clock)`` picks the backend from ``daemon.state``.
+``open_store(cfg.daemon, clock)`` picks the backend from the scheme of ``daemon.state``.
 """
 
 from __future__ import annotations
@@ -31,5 +32,12 @@ __all__ = [
 
 
 def open_store(daemon: DaemonConfig, clock: Clock = time.time, *, exclusive: bool = False) -> Store:
-    """The store ``daemon.state`` names; :class:`StoreError` when it cannot be opened."""
+    """The store ``daemon.state`` names; :class:`StoreError` when it cannot be opened.
+    ``exclusive``: one daemon per SQLite file (replicas share a PostgreSQL database)."""
+    if daemon.shared_state:
+        from sre.runtime.store.postgres import open_postgres  # psycopg only when used
+
+        return open_postgres(
+            daemon.state, clock, idle_in_transaction=daemon.ha.lease_duration.seconds / 2
+        )
     return open_sqlite(daemon.state_path, clock, exclusive=exclusive)

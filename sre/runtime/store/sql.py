@@ -31,6 +31,34 @@ from sre.runtime.store.contract import (
     StoreUnavailable,
     iter_statements,
 )
+from sre.runtime.store.statements import (
+    AUDIT_ADD,
+    AUDIT_COLUMNS,
+    CACHE_GET,
+    CACHE_PURGE,
+    CACHE_PUT,
+    CLAIM,
+    CLAIMED,
+    FORGET,
+    OUTBOX_ADD,
+    OUTBOX_COUNT,
+    OUTBOX_COUNT_TOPIC,
+    OUTBOX_DELIVERED,
+    OUTBOX_FAILED,
+    OUTBOX_PENDING,
+    OUTBOX_PENDING_UPTO,
+    OUTBOX_PRUNE,
+    OUTBOX_RETRY,
+    OUTBOX_SENDING,
+    PROBE_BYTES,
+    PROBE_KEY,
+    PROBE_UNDO,
+    PROBE_WRITE,
+    SET_VERSION,
+    TOUCH,
+    UNCLAIM,
+    VERSION,
+)
 from sre.runtime.store.tables import create_core, outbox_sending_at, schema_versions
 from sre.runtime.store.tx import Backend, Tx
 
@@ -42,66 +70,6 @@ CORE_MIGRATIONS: tuple[Migration, ...] = (create_core, outbox_sending_at)
 
 def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-# --------------------------------------------------------------------------- statements
-
-VERSION = "SELECT version FROM schema_versions WHERE component = :component"
-SET_VERSION = (
-    "INSERT INTO schema_versions (component, version, applied_at) VALUES (:c, :v, :t) "
-    "ON CONFLICT (component) DO UPDATE SET version = excluded.version, "
-    "applied_at = excluded.applied_at"
-)
-PROBE_KEY, PROBE_BYTES = "sre:writable-probe", 256 * 1024  # see SqlStore.writable
-PROBE_WRITE = "INSERT INTO cache (key, value, expires_at) VALUES (:key, :value, 0)"
-PROBE_UNDO = "DELETE FROM cache WHERE key = :key"
-TOUCH = "UPDATE schema_versions SET applied_at = applied_at WHERE component = 'core'"
-CLAIM = (
-    "INSERT INTO idempotency (scope, key, created_at) VALUES (:scope, :key, :now) "
-    "ON CONFLICT DO NOTHING"
-)
-CLAIMED = "SELECT 1 FROM idempotency WHERE scope = :scope AND key = :key"
-FORGET = "DELETE FROM idempotency WHERE scope = :scope AND created_at < :before"
-OUTBOX_ADD = (
-    "INSERT INTO outbox (topic, key, payload, next_attempt_at, created_at) "
-    "VALUES (:topic, :key, :payload, :now, :now) ON CONFLICT DO NOTHING RETURNING id"
-)
-OUTBOX_COLUMNS = (
-    "id, topic, key, payload, status, attempts, next_attempt_at, created_at, delivered_at, "
-    "last_error, sending_at"
-)
-OUTBOX_PENDING = (
-    f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' AND topic IN :topics "
-    "AND id > :after ORDER BY id LIMIT :limit"
-)
-OUTBOX_SENDING = "UPDATE outbox SET sending_at = :now WHERE id = :id"
-OUTBOX_DELIVERED = (
-    "UPDATE outbox SET status = 'delivered', delivered_at = :now, attempts = attempts + 1, "
-    "last_error = NULL WHERE id = :id"
-)
-OUTBOX_RETRY = (
-    "UPDATE outbox SET attempts = attempts + 1, last_error = :error, next_attempt_at = :at, "
-    "sending_at = CASE WHEN :maybe_sent = 1 THEN sending_at ELSE NULL END WHERE id = :id"
-)
-OUTBOX_FAILED = (
-    "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = :error "
-    "WHERE id = :id"
-)
-OUTBOX_COUNT = "SELECT count(*) FROM outbox WHERE status = 'pending'"
-OUTBOX_COUNT_TOPIC = "SELECT count(*) FROM outbox WHERE status = 'pending' AND topic = :t"
-OUTBOX_PRUNE = (
-    "DELETE FROM outbox WHERE topic IN :topics AND status = 'delivered' AND delivered_at < :before"
-)
-AUDIT_ADD = (
-    "INSERT INTO audit (ts, kind, subject, data) VALUES (:ts, :kind, :subject, :data) RETURNING id"
-)
-AUDIT_COLUMNS = "id, ts, kind, subject, data"
-CACHE_GET = "SELECT value FROM cache WHERE key = :key AND (expires_at IS NULL OR expires_at > :now)"
-CACHE_PUT = (
-    "INSERT INTO cache (key, value, expires_at) VALUES (:key, :value, :expires) "
-    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at"
-)
-CACHE_PURGE = "DELETE FROM cache WHERE expires_at IS NOT NULL AND expires_at <= :now"
 
 
 def outbox_item(row: Row) -> OutboxItem:
@@ -149,6 +117,7 @@ class SqlStore:
         self._write_failed: str | None = None  # why the last write failed, until one passes
         try:
             with self.transaction() as tx:
+                self.backend.lock_migrations(tx)  # concurrent CREATE TABLE can clash
                 tx.create(schema_versions)
             self.migrate("core", CORE_MIGRATIONS)
         except (StoreUnavailable, StoreError) as err:
@@ -283,12 +252,17 @@ class SqlStore:
         with self.transaction() as tx:
             return tx.execute(FORGET, {"scope": scope, "before": self.clock() - older_than})
 
+    def unclaim(self, scope: str, key: str) -> bool:
+        with self.transaction() as tx:
+            return tx.execute(UNCLAIM, {"scope": scope, "key": key}) == 1
+
     # ------------------------------------------------------------------ outbox
 
     def outbox_add(self, topic: str, payload: Any, key: str | None = None) -> int | None:
         """Queue ``payload``; its id, or None when ``(topic, key)`` was queued before."""
         params = {"topic": topic, "key": key, "payload": dumps(payload), "now": self.clock()}
         with self.transaction() as tx:
+            self.backend.order_outbox(tx)
             found = tx.scalar(OUTBOX_ADD, params)
         return None if found is None else int(found)
 
@@ -298,7 +272,13 @@ class SqlStore:
         """Pending items of ``topics`` with an id above ``after``, due or not, oldest first."""
         params = {"topics": list(topics), "limit": limit, "after": after}
         with self.transaction() as tx:
-            rows = tx.all(OUTBOX_PENDING, params)
+            # Callers ask next for ids above the last one returned: every id below it
+            # must have committed (or failed) by now, or a late commit would be skipped.
+            top = self.backend.outbox_horizon(tx, after)
+            if top is None:
+                rows = tx.all(OUTBOX_PENDING, params)
+            else:
+                rows = tx.all(OUTBOX_PENDING_UPTO, {**params, "top": top})
         return [outbox_item(row) for row in rows]
 
     def outbox_sending(self, item_id: int) -> None:

@@ -69,6 +69,12 @@ class SqliteBackend:
     def lock_migrations(self, tx: Tx) -> None:
         """``BEGIN IMMEDIATE`` already holds the write lock."""
 
+    def order_outbox(self, tx: Tx) -> None:
+        """One writer at a time: rows commit in id order already."""
+
+    def outbox_horizon(self, tx: Tx, after: int) -> int | None:
+        return None
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:

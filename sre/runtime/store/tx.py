@@ -38,6 +38,17 @@ class Backend(Protocol):
         """Serialise migrations across processes (inside the migration's transaction)."""
         ...
 
+    def order_outbox(self, tx: Tx) -> None:
+        """Before an outbox insert (with :meth:`outbox_settled`): where writers run
+        concurrently, let a reader wait for the inserts in flight."""
+        ...
+
+    def outbox_horizon(self, tx: Tx, after: int) -> int | None:
+        """The highest outbox id up to which every id above ``after`` has committed or
+        failed (the caller reads no further); None: all of them (the backend waited for
+        what was in flight, or nothing can be)."""
+        ...
+
 
 class Tx:
     """A transaction on one DB-API connection (see ``contract.Tx``)."""
