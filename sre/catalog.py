@@ -160,7 +160,15 @@ LABEL_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "sre_ha_lease_transitions_total": {"transition": ("acquired", "lost")},
     "sre_ha_fenced_actions_total": {
-        "action": ("slack_post", "slack_update", "outbox", "rollback", "silence")
+        "action": (
+            "slack_post",
+            "slack_update",
+            "outbox",
+            "rollback",
+            "silence",
+            "pagerduty",
+            "annotation",
+        )
     },
     "sre_aws_errors_total": {
         "reason": (

@@ -251,6 +251,7 @@ def build_features(p: Parts) -> list[Feature]:
             environment=cfg.environment,
             watched_since=p.started_at,
             insecure_dev=p.insecure_dev,
+            cluster=p.cluster,
         )
         features.append(heartbeat)
     return features

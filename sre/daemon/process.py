@@ -164,7 +164,7 @@ class Daemon:
                 if spec.run_at_start:
                     extra["next_run_time"] = datetime.fromtimestamp(self.clock(), UTC)
                 self.scheduler.add_job(
-                    self.runner.wrap(spec.id, spec.func),
+                    self.runner.wrap(spec.id, spec.func, leader_only=spec.leader_only),
                     spec.trigger,
                     id=spec.id,
                     name=spec.id,

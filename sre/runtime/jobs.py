@@ -39,6 +39,9 @@ class JobSpec:
     func: Job
     trigger: Any
     run_at_start: bool = False  # also run once right after start
+    # False: every replica runs it (a read-only job, e.g. one that refreshes a gauge from
+    # the shared store); True: only the HA leader does.
+    leader_only: bool = True
     kwargs: dict[str, Any] = field(default_factory=dict)  # extra add_job arguments
 
 
@@ -64,11 +67,13 @@ class JobRunner:
         for outcome in (SUCCESS, FAILURE, MISSED):
             self.metrics.job_runs.labels(job=job_id, outcome=outcome)
 
-    def wrap(self, job_id: str, func: Job) -> Callable[[], Awaitable[None]]:
+    def wrap(
+        self, job_id: str, func: Job, *, leader_only: bool = True
+    ) -> Callable[[], Awaitable[None]]:
         self.declare(job_id)
 
         async def run() -> None:
-            if self.leading is not None and not self.leading():
+            if leader_only and self.leading is not None and not self.leading():
                 log.debug("job %s skipped: another replica leads", job_id)
                 return
             task = asyncio.current_task()

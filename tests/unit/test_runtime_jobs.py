@@ -166,3 +166,24 @@ def test_scheduled_jobs_run_only_while_leading() -> None:
         )
 
     asyncio.run(go())
+
+
+def test_a_job_for_every_replica_runs_on_followers_too() -> None:
+    """``leader_only=False`` (a gauge refreshed from the shared store) runs on every replica."""
+    registry = CollectorRegistry()
+    runner = JobRunner(CoreMetrics(registry, "v", "sha"), clock=lambda: 1.0, leading=lambda: False)
+    runs: list[str] = []
+
+    async def job() -> None:
+        runs.append("ran")
+
+    everywhere = runner.wrap("heartbeat.check", job, leader_only=False)
+    leader_only = runner.wrap("cost.daily", job)
+
+    async def go() -> None:
+        await everywhere()
+        await leader_only()
+
+    asyncio.run(go())
+    assert runs == ["ran"]
+    assert value(registry, "sre_job_runs_total", job="heartbeat.check", outcome="success") == 1

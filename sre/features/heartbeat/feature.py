@@ -10,6 +10,10 @@ fresh install, or a daemon that was itself down, gets ``max_silence`` first), th
 declared once, and Slack (a notice through the outbox) and PagerDuty (Events v2, when
 ``pagerduty_routing_key_env`` is set) are told. The first heartbeat after it ends the
 outage: Slack hears it is back, PagerDuty's incident is resolved (same ``dedup_key``).
+
+On several replicas (docs/ha.md) any replica records a heartbeat in the shared store; the
+check runs on every replica, to export the shared status, but only the leader declares
+an outage and sends to PagerDuty (each send checked against its term first).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from sre.features.heartbeat.notices import (
 from sre.features.heartbeat.pager import Pager
 from sre.features.heartbeat.state import HeartbeatState, Status
 from sre.runtime.feature import Feature, FeatureError
+from sre.runtime.ha import SOLO, Cluster, Fenced
 from sre.runtime.http import BearerToken, read_limited, text
 from sre.runtime.jobs import JobSpec
 from sre.runtime.notices import OutboxNotifier
@@ -105,6 +110,7 @@ class HeartbeatFeature(Feature):
         environment: str,
         watched_since: float | None = None,
         insecure_dev: bool = False,
+        cluster: Cluster = SOLO,
     ) -> None:
         token_env = daemon.webhook_token_env
         if not token_env:
@@ -130,6 +136,7 @@ class HeartbeatFeature(Feature):
         self.watched_since = clock() if watched_since is None else watched_since
         self.system = system
         self.environment = environment
+        self.cluster = cluster
         self.tasks: set[asyncio.Task[int]] = set()
 
     def routes(self) -> Sequence[web.RouteDef]:
@@ -137,7 +144,8 @@ class HeartbeatFeature(Feature):
 
     def jobs(self) -> Sequence[JobSpec]:
         every = IntervalTrigger(seconds=check_every(self.cfg.max_silence.seconds))
-        return [JobSpec("heartbeat.check", self.check, every, run_at_start=True)]
+        # Every replica: followers refresh the status they export, the leader also acts.
+        return [JobSpec("heartbeat.check", self.check, every, run_at_start=True, leader_only=False)]
 
     async def start(self) -> None:
         status = await self.state.status()
@@ -207,8 +215,8 @@ class HeartbeatFeature(Feature):
             silent = span(now - self._outage(ended).silent_since)
             log.info("heartbeat: Watchdog back after %s (outage %d over)", silent, ended.outages)
             self.notices.wake()
-            if self.pager is not None:
-                task = asyncio.create_task(self.pager.deliver())
+            if self.pager is not None and (term := self.cluster.leading()) is not None:
+                task = asyncio.create_task(self.pager.deliver(term))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
             return text(200, "heartbeat recorded; the outage is over")
@@ -225,6 +233,10 @@ class HeartbeatFeature(Feature):
 
     async def check(self) -> None:
         status = await self.state.status()
+        term = self.cluster.leading()
+        if term is None:  # another replica leads: it declares and pages
+            self._publish(status)
+            return
         now = self.clock()
         silent_since = max(status.last_seen or 0.0, self.watched_since)
         if not status.missing and now - silent_since > self.cfg.max_silence.seconds:
@@ -246,7 +258,11 @@ class HeartbeatFeature(Feature):
                 status = await self.state.status()
         self._publish(status)
         if self.pager is not None:
-            await self.pager.deliver()
+            try:
+                await self.pager.deliver(term)
+            except Fenced as err:
+                log.info("heartbeat: PagerDuty left to the new leader: %s", err)
+                return
             await self.pager.prune()
 
     def _missing(self, after: Status, now: float) -> None:

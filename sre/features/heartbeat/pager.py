@@ -19,6 +19,7 @@ from sre.clients import ClientError
 from sre.clients.pagerduty import PagerDutyClient
 from sre.clients.retry import Backoff
 from sre.features.heartbeat.metrics import HeartbeatMetrics
+from sre.runtime.ha import Term
 from sre.runtime.store import Store
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,10 @@ class Pager:
         key = f"{event['event_action']}:{event['dedup_key']}"
         self.store.outbox_add(TOPIC, event, key)
 
-    async def deliver(self) -> int:
-        """Send what is due, in order; the number sent."""
+    async def deliver(self, term: Term | None = None) -> int:
+        """Send what is due, in order; the number sent. ``term``: the leader term this runs
+        in (Fenced once it is over: PagerDuty takes no fencing token, so each send is
+        checked first; its ``dedup_key`` absorbs the rare send that slips through)."""
         async with self._lock:
             items = await self.store.run(self.store.outbox_pending, [TOPIC], 100)
             sent = 0
@@ -59,6 +62,8 @@ class Pager:
                     break  # strict order: nothing overtakes an item waiting for its retry
                 action = str(item.payload.get("event_action", "event"))
                 dedup = str(item.payload.get("dedup_key", ""))
+                if term is not None:
+                    term.guard("pagerduty")
                 try:
                     await self.client.send(item.payload)
                 except ClientError as err:

@@ -54,7 +54,9 @@ class RetentionFeature(Feature):
 
     def jobs(self) -> Sequence[JobSpec]:
         every = IntervalTrigger(seconds=self.every.seconds)
-        return [JobSpec("prometheus.retention", self.run, every, run_at_start=True)]
+        # Read-only: every replica exports what Prometheus keeps (not only the leader).
+        job = JobSpec("prometheus.retention", self.run, every, run_at_start=True, leader_only=False)
+        return [job]
 
     async def run(self) -> None:
         await self.check()
