@@ -147,6 +147,7 @@ def deploys_feature(p: Parts, events: EventLog) -> DeploysFeature:
         events=events,
         registry=p.registry,
         clock=p.clock,
+        cluster=p.cluster,
     )
 
 

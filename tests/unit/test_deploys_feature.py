@@ -20,6 +20,7 @@ from sre.config import DeploysConfig, Duration, parse_config
 from sre.devtools.fake_slack import FakeSlack, Message
 from sre.features.deploys.feature import DeploysFeature
 from sre.runtime.events import Event, EventLog, publish_to, silence
+from sre.runtime.ha import LEADER, SOLO, Cluster, Fenced, Term
 from sre.runtime.store import Store
 from sre.runtime.store.sqlite import open_sqlite
 from tests.helpers.fake_grafana import FakeGrafana
@@ -61,7 +62,11 @@ class World:
     store: Store
     registry: CollectorRegistry
 
-    def run(self, body: Callable[[DeploysFeature, EventLog], Awaitable[None]]) -> None:
+    def run(
+        self,
+        body: Callable[[DeploysFeature, EventLog], Awaitable[None]],
+        cluster: Cluster = SOLO,
+    ) -> None:
         """``body`` with a fresh feature on the same store (as after a restart)."""
 
         async def go() -> None:
@@ -78,6 +83,7 @@ class World:
                     events=events,
                     registry=self.registry,
                     clock=self.clock,
+                    cluster=cluster,
                 )
                 await feature.poster.open()
                 try:
@@ -234,3 +240,110 @@ def test_lost_answers_and_a_restart_never_post_or_annotate_twice(world: World) -
     assert len(world.threads()) == 1
     assert world.threads()[0].text == ":grey_question: api revision 8: no verdict"
     assert world.metric("sre_deploys_pending") == 0
+
+
+# --------------------------------------------------------------------------- replicas
+
+
+class Lease:
+    """Owns the test's leader terms: ``held`` False is a lease another replica took."""
+
+    def __init__(self) -> None:
+        self.held = True
+        self.refused_actions: list[str] = []
+
+    def alive(self, term: Term) -> bool:
+        return self.held
+
+    def holds(self, tx: object, term: Term) -> bool:
+        return self.held
+
+    def refused(self, term: Term, action: str) -> None:
+        self.refused_actions.append(action)
+
+
+class Replica:
+    """A replica on a shared store: it leads while its lease is held."""
+
+    shared = True
+    replica_id = "r1"
+
+    def __init__(self, lease: Lease, epoch: int = 1) -> None:
+        self.lease = lease
+        self.term = Term(LEADER, epoch, lease)
+
+    def leading(self) -> Term | None:
+        return self.term if self.term.alive() else None
+
+    def member(self) -> Term:
+        return self.term
+
+    def live(self) -> tuple[str, ...]:
+        return ("r1",)
+
+    def fresh(self) -> bool:
+        return True
+
+    def watch(self, listener: Callable[[], None]) -> Callable[[], None]:
+        return lambda: None
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+def test_a_leader_whose_term_ended_consumes_posts_and_annotates_nothing(world: World) -> None:
+    old, new = Replica(Lease()), Replica(Lease(), epoch=2)
+
+    async def paused_leader(feature: DeploysFeature, events: EventLog) -> None:
+        feature._follow(old.term)  # what its loop does each pass
+        await events.publish(deploy("5", NOW))
+        await passes(feature)
+        await events.publish(deploy("6", NOW + 40))
+        await feature.consume()  # the post of 6 queued under the live term
+        old.lease.held = False  # paused past its lease: another replica leads now
+        with pytest.raises(Fenced):
+            await feature.delivery.run_once()  # the post's claim (its sending mark) refused
+        await events.publish(verdict("6", "fail", NOW + 50))
+        with pytest.raises(Fenced):
+            await feature.consume()  # nothing saved: the event stays for the successor
+        assert [i.payload["kind"] for i in await feature.unfenced.events()] == ["verdict"]
+
+    world.run(paused_leader, cluster=old)
+    assert [m.text for m in world.threads()] == [":rocket: api revision 5: rolling out"]
+    assert old.lease.refused_actions == ["slack_post", "outbox"]
+    annotations = len(world.grafana.annotations)
+
+    async def successor(feature: DeploysFeature, events: EventLog) -> None:
+        feature._follow(new.term)
+        await passes(feature, 2)
+
+    world.run(successor, cluster=new)
+    assert [m.text for m in world.threads()] == [  # 6 posted once, 5 updated by the successor
+        ":fast_forward: api revision 5: superseded",
+        ":rocket: api revision 6: rolling out",
+    ]
+    assert len(world.grafana.annotations) == annotations + 1  # 6's, once
+    assert new.lease.refused_actions == []
+
+
+def test_a_follower_leaves_the_events_to_the_leader(world: World) -> None:
+    lease = Lease()
+    lease.held = False  # another replica holds the lease
+
+    async def body(feature: DeploysFeature, events: EventLog) -> None:
+        loop = asyncio.create_task(feature._run())  # what start() runs
+        await events.publish(deploy("5", NOW))
+        await asyncio.sleep(1.5)  # more than a pass's poll
+        assert len(await feature.unfenced.events()) == 1
+        lease.held = True  # this replica leads now: the next pass consumes and posts
+        for _ in range(100):
+            if world.threads():
+                break
+            await asyncio.sleep(0.05)
+        feature._stopping = True
+        feature.wake.set()
+        await loop
+
+    world.run(body, cluster=Replica(lease))
+    assert [m.text for m in world.threads()] == [":rocket: api revision 5: rolling out"]
+    assert lease.refused_actions == []

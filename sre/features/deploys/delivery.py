@@ -15,6 +15,9 @@ Delivery guarantees:
   item is marked *sending* before ``POST /api/annotations``, and an item so marked first
   looks for an annotation with the same tags, time and text (``GET /api/annotations``)
   and keeps its id. The id is stored (``deploy_annotations``).
+
+On several replicas a leader term's delivery has a fenced state and poster, and ``guard``
+checks the term right before each Grafana call (Grafana takes no fencing token).
 """
 
 from __future__ import annotations
@@ -66,7 +69,9 @@ class Delivery:
         channel_for: Callable[[str], str],
         metrics: DeployMetrics,
         clock: Clock,
+        guard: Callable[[str], None] | None = None,
     ) -> None:
+        self.guard = guard
         self.state = state
         self.poster = poster
         self.grafana = grafana
@@ -160,7 +165,7 @@ class Delivery:
             if found is not None:
                 log.info("deploy post %s arrived before its answer was lost: kept", item.id)
                 return found
-        await self.state.sending(item.id)
+        await self.state.sending(item.id, "slack_post")
         return await self.poster.post(channel, msg, thread_ts=thread_ts, post_id=post_id)
 
     # ------------------------------------------------------------------ Grafana
@@ -178,7 +183,9 @@ class Delivery:
                 await self.state.annotated(item.id, str(item.key), found)
                 self.metrics.annotations.labels(kind=kind, result="adopted").inc()
                 return
-        await self.state.sending(item.id)
+        await self.state.sending(item.id, "annotation")
+        if self.guard is not None:
+            self.guard("annotation")
         made = await self._timed(self.grafana.create_annotation(body))
         await self.state.annotated(item.id, str(item.key), made)
         self.metrics.annotations.labels(kind=kind, result="created").inc()

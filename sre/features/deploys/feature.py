@@ -10,6 +10,8 @@ outcome is decided from the latest verdict on its revision.
 One background loop does all three (consume, settle, deliver), woken when an event is
 published and polling every second otherwise. Without a ``deploys`` section there are no
 threads; without Grafana (or its token) no annotations; the events are consumed either way.
+On several replicas only the leader runs the loop, with its state, Slack poster and Grafana
+calls fenced by its term (docs/ha.md); the others skip their turn.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from sre.features.deploys.model import Reaction, Settings, react, settle
 from sre.features.deploys.state import DeployState
 from sre.runtime.events import Event, EventLog
 from sre.runtime.feature import Feature
+from sre.runtime.ha import SOLO, Cluster, Fenced, Term
+from sre.runtime.ha.guards import FencedPoster
 from sre.runtime.jobs import JobSpec
 from sre.runtime.store import Store, StoreError, StoreUnavailable
 
@@ -58,6 +62,7 @@ class DeploysFeature(Feature):
         events: EventLog,
         registry: CollectorRegistry,
         clock: Clock,
+        cluster: Cluster = SOLO,
     ) -> None:
         watch = {
             s.name: deploys.watch_for(s.rollback.after_deploy).seconds
@@ -71,22 +76,41 @@ class DeploysFeature(Feature):
         self.route = channel_for
         self.clock = clock
         self.poster = poster
-        self.state = DeployState(store)
+        self.grafana = grafana
+        self.store, self.cluster = store, cluster
+        self.unfenced = DeployState(store)
         self.metrics = DeployMetrics(registry, watch)
-        self.metrics.watch_pending(self.state.pending_count)
-        self.delivery = Delivery(
-            self.state,
-            poster,
-            grafana,
-            channel_for=self.channel_for,
-            metrics=self.metrics,
-            clock=clock,
-        )
+        self.metrics.watch_pending(self.unfenced.pending_count)
+        self.state, self.delivery = self._working(self.unfenced, poster)
+        self._term: Term | None = None
         self.wake = asyncio.Event()
         events.subscribe(self.wake.set)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._store_failures = 0
+
+    def _working(
+        self, state: DeployState, poster: Poster, term: Term | None = None
+    ) -> tuple[DeployState, Delivery]:
+        delivery = Delivery(
+            state,
+            poster,
+            self.grafana,
+            channel_for=self.channel_for,
+            metrics=self.metrics,
+            clock=self.clock,
+            guard=term.guard if term is not None else None,
+        )
+        return state, delivery
+
+    def _follow(self, term: Term) -> None:
+        """A new leader term works through a state and a poster fenced by it."""
+        if term is self._term or not self.cluster.shared:
+            return
+        self._term = term
+        fenced = FencedPoster(self.poster, term, self.store)
+        self.state, self.delivery = self._working(self.unfenced.fenced(term), fenced, term)
+        log.info("deploys: consuming and delivering (leader term %d)", term.number)
 
     def channel_for(self, service: str) -> str:
         if self.channel:
@@ -122,7 +146,7 @@ class DeploysFeature(Feature):
         await self.poster.close()
 
     async def prune(self) -> None:
-        await self.state.prune(self.clock() - KEEP_DONE)
+        await self.unfenced.prune(self.clock() - KEEP_DONE)
 
     # ------------------------------------------------------------------ the loop
 
@@ -130,8 +154,16 @@ class DeploysFeature(Feature):
         while not self._stopping:
             self.wake.clear()
             try:
-                wait = await self.run_once()
+                term = self.cluster.leading()
+                if term is None:  # another replica consumes and delivers
+                    wait = IDLE_POLL
+                else:
+                    self._follow(term)
+                    wait = await self.run_once()
                 self._store_failures = 0
+            except Fenced as err:
+                log.info("deploys: %s; the new leader carries on", err)
+                wait = IDLE_POLL
             except (StoreUnavailable, StoreError) as err:
                 wait = STORE_BACKOFF.delay(self._store_failures)
                 if self._store_failures == 0:

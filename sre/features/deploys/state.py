@@ -7,18 +7,24 @@
 * outbox topics: ``event`` (consumed: each event is marked delivered in the transaction
   that saves what it changed and queues what follows), ``deploys.slack`` and
   ``deploys.grafana`` (delivered by ``delivery.py``).
+
+On several replicas only the leader consumes and delivers, through ``fenced(term)``: every
+write of the consumer and the delivery checks, in its transaction, that the term holds.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 
 from sre.features.deploys.model import OPEN, ROLLING_OUT, Reaction, Thread
 from sre.runtime.events import EVENT_TOPIC
+from sre.runtime.ha import Term
 from sre.runtime.store import OutboxItem, Store
 from sre.runtime.store.contract import Tx
 from sre.runtime.store.tables import TIME
@@ -99,7 +105,21 @@ class DeployState:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.term: Term | None = None  # set on the copy a leader term works with
         store.migrate(COMPONENT, MIGRATIONS)
+
+    def fenced(self, term: Term) -> DeployState:
+        """This state, with every write refused (``Fenced``) once ``term`` is over."""
+        other = copy.copy(self)
+        other.term = term
+        return other
+
+    @contextmanager
+    def _tx(self, action: str = "outbox") -> Iterator[Tx]:
+        with self.store.transaction() as tx:
+            if self.term is not None:
+                self.term.check(tx, action)  # Fenced: the transaction writes nothing
+            yield tx
 
     # ------------------------------------------------------------------ threads
 
@@ -135,7 +155,7 @@ class DeployState:
 
     def _apply(self, reaction: Reaction, key: str, event_id: int | None) -> None:
         now = self.store.clock()
-        with self.store.transaction() as tx:
+        with self._tx() as tx:
             for t in reaction.threads:
                 values = {k: getattr(t, k) for k in COLUMNS.split(", ")[:9]}
                 tx.execute(SAVE, {**values, "now": now})
@@ -152,18 +172,23 @@ class DeployState:
     async def work(self, limit: int = 500) -> list[OutboxItem]:
         return await self.store.run(self.store.outbox_pending, list(WORK_TOPICS), limit)
 
-    async def sending(self, item_id: int) -> None:
-        await self.store.run(self.store.outbox_sending, item_id)
+    async def sending(self, item_id: int, action: str) -> None:
+        """The claim before a post (``slack_post``) or an annotation (``annotation``)."""
+        await self.store.run(self._mark, self.store.outbox_sending, item_id, action)
 
     async def done(self, item_id: int) -> None:
-        await self.store.run(self.store.outbox_delivered, item_id)
+        await self.store.run(self._mark, self.store.outbox_delivered, item_id, "outbox")
+
+    def _mark(self, mark: Callable[[int], None], item_id: int, action: str) -> None:
+        with self._tx(action):
+            mark(item_id)
 
     async def posted(self, item_id: int, thread: Thread, channel: str, ts: str) -> None:
         await self.store.run(self._posted, item_id, thread, channel, ts)
 
     def _posted(self, item_id: int, thread: Thread, channel: str, ts: str) -> None:
         params = {"service": thread.service, "revision": thread.revision}
-        with self.store.transaction() as tx:
+        with self._tx() as tx:
             tx.execute(POSTED, {**params, "channel": channel, "ts": ts})
             self.store.outbox_delivered(item_id)
 
@@ -171,7 +196,7 @@ class DeployState:
         await self.store.run(self._annotated, item_id, key, grafana_id)
 
     def _annotated(self, item_id: int, key: str, grafana_id: int) -> None:
-        with self.store.transaction() as tx:
+        with self._tx() as tx:
             tx.execute(ANNOTATED, {"key": key, "id": grafana_id, "now": self.store.clock()})
             self.store.outbox_delivered(item_id)
 
