@@ -41,6 +41,7 @@ from sre.runtime.events import EventLog
 from sre.runtime.feature import Feature
 from sre.runtime.ha import SOLO, Cluster
 from sre.runtime.ha.guards import FencedAlertmanager
+from sre.runtime.ha.metrics import LeaderOnly
 from sre.runtime.http import BearerToken
 from sre.runtime.jobs import JobRunner
 from sre.runtime.maintenance import StoreMaintenance
@@ -205,6 +206,9 @@ def build_features(p: Parts) -> list[Feature]:
         cluster=p.cluster,
     )
     features: list[Feature] = [StoreMaintenance(p.store), probes, alerts]
+    # What the leader's AWS jobs measure, exported by the leader only (docs/ha.md).
+    leader_metrics = LeaderOnly(p.cluster.leading)
+    p.registry.register(leader_metrics)
     aws_errors = catalog_metric(p.registry, "sre_aws_errors_total")
     if cfg.cost is not None and cfg.aws is not None:
         cost = CostFeature(
@@ -212,7 +216,7 @@ def build_features(p: Parts) -> list[Feature]:
             aws_client(cfg.aws, aws_errors),
             store=p.store,
             notices=p.notices,
-            registry=p.registry,
+            registry=leader_metrics.registry,
             clock=p.clock,
         )
         features.append(cost)
@@ -222,7 +226,7 @@ def build_features(p: Parts) -> list[Feature]:
             aws_client(cfg.aws, aws_errors),
             store=p.store,
             notices=p.notices,
-            registry=p.registry,
+            registry=leader_metrics.registry,
             clock=p.clock,
         )
         features.append(backups)

@@ -3,9 +3,10 @@ the lease changed hands, what was refused."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.metrics_core import Metric
 
 from sre.catalog import LABEL_VALUES
 from sre.runtime.metrics import catalog_metric
@@ -29,3 +30,20 @@ class HaMetrics:
     def watch(self, leader: Callable[[], bool], replicas: Callable[[], int]) -> None:
         self.leader.set_function(lambda: 1.0 if leader() else 0.0)
         self.replicas.set_function(lambda: float(replicas()))
+
+
+class LeaderOnly:
+    """A registry whose metrics only the leader exports (register it on the main one).
+
+    Gauges that leader-only jobs set (AWS cost, backup age) would stay frozen on a replica
+    that lost the lease: an alert on one would fire for a value nobody measures any more,
+    and a rule that sums them would count a replica twice. A lone daemon always leads.
+    """
+
+    def __init__(self, leading: Callable[[], object]) -> None:
+        self.leading = leading
+        self.registry = CollectorRegistry()
+
+    def collect(self) -> Iterator[Metric]:
+        if self.leading() is not None:
+            yield from self.registry.collect()
