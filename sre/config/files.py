@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from sre.config import yamlstream
 from sre.config.compose import INCLUDE, IncludedFile, compose
 from sre.config.loader import Loader, Problem
 from sre.config.root import Config
@@ -69,8 +70,9 @@ def _read_yaml(path: Path, shown: str) -> tuple[Any, Problem | None]:
     except UnicodeDecodeError as err:
         return None, Problem("", f"not UTF-8 text (byte {err.start})", file=shown)
     try:
-        # libyaml's loader where available: ~4x faster on configs with thousands of probes.
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)), None
+        # libyaml's parser, objects built from its events: a config with thousands of
+        # probes loads in a third of the time and a fraction of the memory (yamlstream.py).
+        return yamlstream.load(text), None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
