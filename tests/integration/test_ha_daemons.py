@@ -223,6 +223,7 @@ def test_replicas_start_together_and_a_killed_leader_loses_nothing(
                 "ha": 1,
                 "alerts": 2,
                 "probes": 1,
+                "deploys": 1,
             }
             leader = the_leader(replicas)
             wait_until(
