@@ -73,7 +73,7 @@ def _read_yaml(path: Path, shown: str) -> tuple[Any, Problem | None]:
         # libyaml's parser, objects built from its events: a config with thousands of
         # probes loads in a third of the time and a fraction of the memory (yamlstream.py).
         return yamlstream.load(text), None
-    except yaml.YAMLError as err:
+    except yaml.YAMLError as err:  # (the loader turns PyYAML's own slips into these)
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         reason = getattr(err, "problem", None) or str(err)

@@ -27,7 +27,10 @@ from yaml.nodes import ScalarNode
 
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml where available
 MAP, SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
-MERGE = "tag:yaml.org,2002:merge"
+SCALAR_TAGS = {
+    f"tag:yaml.org,2002:{name}"
+    for name in ("null", "bool", "int", "float", "binary", "timestamp", "str")
+}
 NO_KEY = object()  # a mapping waiting for its next key
 
 
@@ -40,7 +43,10 @@ def load(text: str) -> Any:
     try:
         return _build(text)
     except LeftToPyYAML:
-        return yaml.load(text, Loader=LOADER)
+        try:
+            return yaml.load(text, Loader=LOADER)
+        except (ValueError, TypeError, AttributeError, KeyError) as err:  # PyYAML's slips
+            raise yaml.YAMLError(f"a value PyYAML cannot read ({type(err).__name__})") from None
 
 
 def _build(text: str) -> Any:
@@ -49,6 +55,11 @@ def _build(text: str) -> Any:
     stack: list[list[Any]] = []  # [the dict or list being built, its pending key]
     root: Any = None
     documents = 0
+
+    def remember(anchor: str, value: Any) -> None:
+        if anchor in anchors:
+            raise LeftToPyYAML  # PyYAML reports the duplicate anchor
+        anchors[anchor] = value
 
     def add(value: Any) -> None:
         nonlocal root
@@ -74,19 +85,19 @@ def _build(text: str) -> Any:
             tag = event.tag
             if tag is None or tag == "!":
                 tag = scalars.resolve(ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
-            if tag == MERGE:
+            if tag not in SCALAR_TAGS:  # a merge key, a collection tag, an unsafe one
                 raise LeftToPyYAML
-            construct = scalars.yaml_constructors.get(tag)
-            if construct is None:
-                raise LeftToPyYAML
+            construct = scalars.yaml_constructors[tag]
+            mark: Any = event.start_mark  # libyaml's Mark, which the stubs do not name
+            node = ScalarNode(tag, event.value, mark, event.end_mark, event.style)  # type: ignore[arg-type]
             try:
-                value = construct(scalars, ScalarNode(tag, event.value, style=event.style))
-            except (ValueError, TypeError, AttributeError) as err:  # PyYAML's own: no mark
+                value = construct(scalars, node)
+            except (ValueError, TypeError, AttributeError, KeyError) as err:  # PyYAML's own
                 short = tag.rsplit(":", 1)[-1]
                 why = f"{event.value!r} is not a valid {short} ({type(err).__name__})"
-                raise ConstructorError(None, None, why, event.start_mark) from None  # type: ignore[arg-type]
+                raise ConstructorError(None, None, why, mark) from None
             if event.anchor is not None:
-                anchors[event.anchor] = value
+                remember(event.anchor, value)
             add(value)
         elif isinstance(event, ev.MappingStartEvent | ev.SequenceStartEvent):
             mapping = isinstance(event, ev.MappingStartEvent)
@@ -94,7 +105,7 @@ def _build(text: str) -> Any:
                 raise LeftToPyYAML
             container: Any = {} if mapping else []
             if event.anchor is not None:
-                anchors[event.anchor] = container
+                remember(event.anchor, container)
             add(container)  # filled in place as its events arrive
             stack.append([container, NO_KEY])
         elif isinstance(event, ev.MappingEndEvent | ev.SequenceEndEvent):

@@ -109,6 +109,10 @@ def test_what_is_left_to_pyyaml_still_loads(text: str) -> None:
         "{[1, 2]: x}\n",  # unhashable key
         "a: !!python/object:os.system x\n",  # not a safe tag
         "a: !custom x\n",
+        "a: !!map foo\n",  # collection tags on scalars
+        "a: !!seq foo\n",
+        "a: !!set foo\n",
+        "a: &x 1\nb: &x 2\nc: *x\n",  # a duplicate anchor
     ],
 )
 def test_errors_are_pyyaml_errors_with_pyyaml_words(text: str) -> None:
@@ -119,10 +123,26 @@ def test_errors_are_pyyaml_errors_with_pyyaml_words(text: str) -> None:
     assert str(ours.value) == str(theirs.value)
 
 
-def test_a_scalar_its_constructor_cannot_read_is_a_yaml_error_with_its_line() -> None:
-    with pytest.raises(yaml.YAMLError, match="'soon' is not a valid timestamp") as err:
-        yamlstream.load("a: 1\nt: !!timestamp soon\n")
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("a: 1\nt: !!timestamp soon\n", "'soon' is not a valid timestamp"),
+        ("a: 1\nt: !!bool maybe\n", "'maybe' is not a valid bool"),
+        ("a: 1\nt: !!binary abc\n", "failed to decode base64"),
+    ],
+)
+def test_a_scalar_its_constructor_cannot_read_is_a_yaml_error_with_its_line(
+    text: str, why: str
+) -> None:
+    """PyYAML itself fails on the first two with an AttributeError and a KeyError."""
+    with pytest.raises(yaml.YAMLError, match=why) as err:
+        yamlstream.load(text)
     assert "line 2, column 4" in str(err.value)
+
+
+def test_what_pyyaml_cannot_read_on_its_own_path_is_a_yaml_error_too() -> None:
+    with pytest.raises(yaml.YAMLError, match="cannot read"):
+        yamlstream.load("b: &b {a: 1}\nd:\n  <<: *b\n  t: !!bool maybe\n")
 
 
 def test_every_yaml_file_of_the_project_loads_the_same() -> None:
