@@ -25,6 +25,7 @@ from sre.features.rollback.feature import RollbackFeature
 from sre.features.rollback.targets import target_for
 from sre.features.rollback.triggers import Triggers
 from sre.runtime.events import EVENT_TOPIC, EventLog
+from sre.runtime.ha import SOLO, Cluster
 from sre.runtime.http import BearerToken
 from sre.runtime.notices import OutboxNotifier
 from sre.runtime.redact import Redactor
@@ -129,6 +130,7 @@ class Harness:
         self.prom = FakePrometheus()
         self.probes = Probes()
         self.events = EventLog(self.store)
+        self.cluster: Cluster = SOLO
 
     async def feature(self, session: aiohttp.ClientSession) -> RollbackFeature:
         """Wired as ``sre.daemon.app`` wires it, with a fake Prometheus."""
@@ -146,6 +148,7 @@ class Harness:
             api_token=BearerToken(AUDIT_TOKEN, open_without=False),
             redactor=Redactor([SECRET]),
             events=self.events,
+            cluster=self.cluster,
         )
 
     def calls(self) -> list[str]:

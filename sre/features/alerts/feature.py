@@ -189,6 +189,8 @@ class AlertsFeature(Feature):
                 await self.delivery.stop(timeout=2.0)
                 self.delivery = None
             self._term = term
+            # What an earlier term saw missing is not this term's: the grace starts over.
+            self.missing = MissingSince(self.missing.grace, self.clock)
             if term is None:
                 return
             state = self.state.fenced(term) if self.cluster.shared else self.state

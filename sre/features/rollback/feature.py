@@ -82,6 +82,7 @@ class RollbackFeature(Feature):
         self.blocked: dict[str, tuple[str | None, str]] = {}  # last audited blocked decision
         self.revision_errors: dict[str, str] = {}
         self.held: dict[str, tuple[Term | None, ServiceState]] = {}  # claimed, not yet run
+        self.term: Term | None = None  # the leader term of the last evaluation
 
     # ------------------------------------------------------------------ seam
 
@@ -121,6 +122,10 @@ class RollbackFeature(Feature):
         term = self.cluster.leading()  # what this run decides, it may act on in this term only
         if term is None:
             return
+        if term is not self.term:  # leading (again): nothing remembered from before counts
+            self.term = term
+            self.streaks.reset()
+            self.blocked.clear()
         await self.evaluate(*self.services.values(), term=term)
 
     async def evaluate(self, *services: Service, term: Term | None = None) -> None:

@@ -23,6 +23,11 @@ class NoVerdictStreaks:
         self.reasons: dict[str, list[str]] = {}  # service -> no-verdict reasons in a row
         self.started: dict[str, float] = {}
 
+    def reset(self) -> None:
+        """A new leader term: a streak from an earlier term (hours ago) does not go on."""
+        self.reasons.clear()
+        self.started.clear()
+
     async def count(self, service: str, verdicts: Sequence[TriggerVerdict], now: float) -> None:
         failed = [v for v in verdicts if v.outcome == "fail"]
         unclear = [v for v in verdicts if v.outcome == "no_verdict"]
