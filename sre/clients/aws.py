@@ -26,10 +26,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
-import botocore.exceptions as bce
-from botocore.config import Config as BotoConfig
-
 from sre.checks.cost import DailyCost
 from sre.clients import ClientError
 from sre.clients.retry import Backoff, with_retries
@@ -73,6 +69,8 @@ def _short(text: str, limit: int = 160) -> str:
 
 def classify(api: str, err: Exception) -> ClientError:
     """One botocore/boto3 error -> ``ClientError`` with a fixed reason word."""
+    import botocore.exceptions as bce  # boto3 loads only where AWS is used (about 20 MB)
+
     if isinstance(err, bce.ClientError):
         error = err.response.get("Error", {})
         code = str(error.get("Code", ""))
@@ -152,6 +150,8 @@ class AwsClient:
         self.backoff = Backoff(base=backoff, cap=backoff_cap, jitter=(0.5, 1.0))
         self.on_request = on_request
         self.on_error = on_error
+        from botocore.config import Config as BotoConfig  # see classify()
+
         self._config = BotoConfig(
             region_name=region,
             connect_timeout=connect_timeout,
@@ -168,6 +168,8 @@ class AwsClient:
         # boto3 sessions are not thread-safe; clients are. Build each once, under a lock.
         with self._lock:
             if service not in self._clients:
+                import boto3
+
                 session = boto3.session.Session()
                 self._clients[service] = session.client(
                     service,
@@ -192,6 +194,8 @@ class AwsClient:
         self, service: str, operation: str, fn: Callable[[], Any], attempts: int | None = None
     ) -> Any:
         api = f"{service}.{operation}"
+
+        import botocore.exceptions as bce
 
         async def once() -> Any:
             if self.on_request is not None:
