@@ -128,6 +128,9 @@ class Daemon:
         self.stopping = False
         self._reloading = asyncio.Lock()
         self._web: web.AppRunner | None = None
+        self._start_jobs: list[str] = []  # leader-only jobs that run at start
+        self._leading = False
+        self._unwatch: Callable[[], None] = lambda: None
         self._site: web.TCPSite | None = None
 
     async def ready(self) -> str | None:
@@ -158,11 +161,14 @@ class Daemon:
 
     def _register_jobs(self) -> None:
         grace = max(1, round(self.cfg.daemon.misfire_grace.seconds))
+        self._start_jobs = []
         for feature in self.features:
             for spec in feature.jobs():
                 extra = {"misfire_grace_time": grace, **spec.kwargs}
                 if spec.run_at_start:
                     extra["next_run_time"] = datetime.fromtimestamp(self.clock(), UTC)
+                    if spec.leader_only:
+                        self._start_jobs.append(spec.id)
                 self.scheduler.add_job(
                     self.runner.wrap(spec.id, spec.func, leader_only=spec.leader_only),
                     spec.trigger,
@@ -170,6 +176,13 @@ class Daemon:
                     name=spec.id,
                     **extra,
                 )
+
+    def _leadership_changed(self) -> None:
+        leading = self.cluster.leading() is not None
+        if leading and not self._leading:  # a follower became the leader
+            if moved := self.runner.run_now(self.scheduler, self._start_jobs):
+                log.info("leading now: %s run at once", ", ".join(moved))
+        self._leading = leading
 
     def _mount(self) -> None:
         self.routes = {(r.method, r.path): r.handler for f in self.features for r in f.routes()}
@@ -217,6 +230,8 @@ class Daemon:
         self._site = web.TCPSite(self._web, host, port, backlog=1024)
         await self._site.start()
         await self.cluster.start()  # leader or not, known before any feature starts
+        self._leading = self.cluster.leading() is not None
+        self._unwatch = self.cluster.watch(self._leadership_changed)
         self.scheduler.start()
         for feature in self.features:
             await feature.start()
@@ -295,6 +310,7 @@ class Daemon:
         if self.scheduler.running:
             self.scheduler.pause()  # no new runs; running ones continue
         await self._stop_features(deadline)
+        self._unwatch()
         await self.cluster.stop()  # hands the lease on at once
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)

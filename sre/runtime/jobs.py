@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sre.runtime.metrics import CoreMetrics
@@ -122,6 +123,19 @@ class JobRunner:
             self.record(event.job_id, MISSED)
 
         scheduler.add_listener(missed, EVENT_JOB_MISSED)
+
+    def run_now(self, scheduler: Any, job_ids: Iterable[str]) -> list[str]:
+        """Move the scheduled jobs ``job_ids`` to run now; the ids moved. When a replica
+        starts leading, the leader-only jobs that run at start (the cost and backup checks)
+        run at once: the gauges only the leader exports are then fresh, not a day old."""
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        moved = []
+        for job_id in job_ids:
+            job = scheduler.get_job(job_id)
+            if job is not None:
+                job.modify(next_run_time=now)
+                moved.append(job_id)
+        return moved
 
     @property
     def running(self) -> int:

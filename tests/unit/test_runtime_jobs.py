@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -187,3 +188,32 @@ def test_a_job_for_every_replica_runs_on_followers_too() -> None:
     asyncio.run(go())
     assert runs == ["ran"]
     assert value(registry, "sre_job_runs_total", job="heartbeat.check", outcome="success") == 1
+
+
+def test_jobs_that_run_at_start_run_again_when_a_replica_starts_leading() -> None:
+    """A follower skipped cost.daily at its start; leading now, it runs it at once."""
+    from datetime import UTC, datetime
+
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    now = time.time()
+    runner = JobRunner(CoreMetrics(CollectorRegistry(), "v", "sha"), clock=lambda: now)
+
+    async def job() -> None:
+        return None
+
+    async def go() -> tuple[list[str], datetime, datetime]:
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(job, IntervalTrigger(days=1), id="cost.daily")
+        scheduler.add_job(job, IntervalTrigger(days=1), id="deploys.prune")
+        scheduler.start(paused=True)
+        moved = runner.run_now(scheduler, ["cost.daily", "backups.verify.gone"])
+        cost, prune = scheduler.get_job("cost.daily"), scheduler.get_job("deploys.prune")
+        scheduler.shutdown(wait=False)
+        return moved, cost.next_run_time, prune.next_run_time
+
+    moved, cost_at, prune_at = asyncio.run(go())
+    assert moved == ["cost.daily"]  # a job no longer scheduled is skipped
+    assert cost_at == datetime.fromtimestamp(now, UTC)
+    assert prune_at > cost_at

@@ -109,6 +109,7 @@ class AlertsFeature(Feature):
         self._term: Term | None = None
         self._switching = asyncio.Lock()
         self._switches: set[asyncio.Task[None]] = set()
+        self._stopped = False
         self._unwatch: Callable[[], None] = lambda: None
         notices.subscribe(self.wake)
         self.receiver: Receiver | None = None
@@ -163,6 +164,7 @@ class AlertsFeature(Feature):
         self._unwatch()
         await self.actions.stop(timeout / 2)
         async with self._switching:
+            self._stopped = True  # a leadership change still queued starts nothing now
             if self.delivery is not None:
                 await self.delivery.stop(timeout / 2)
                 self.delivery = None
@@ -183,7 +185,7 @@ class AlertsFeature(Feature):
         memory (pending items, pacing) is trusted, and its fences are this term's."""
         async with self._switching:
             term = self.cluster.leading()
-            if term is self._term:
+            if term is self._term or self._stopped:
                 return
             if self.delivery is not None:
                 await self.delivery.stop(timeout=2.0)

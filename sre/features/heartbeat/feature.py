@@ -43,7 +43,7 @@ from sre.features.heartbeat.notices import (
 from sre.features.heartbeat.pager import Pager
 from sre.features.heartbeat.state import HeartbeatState, Status
 from sre.runtime.feature import Feature, FeatureError
-from sre.runtime.ha import SOLO, Cluster, Fenced
+from sre.runtime.ha import SOLO, Cluster, Fenced, Term
 from sre.runtime.http import BearerToken, read_limited, text
 from sre.runtime.jobs import JobSpec
 from sre.runtime.notices import OutboxNotifier
@@ -216,11 +216,19 @@ class HeartbeatFeature(Feature):
             log.info("heartbeat: Watchdog back after %s (outage %d over)", silent, ended.outages)
             self.notices.wake()
             if self.pager is not None and (term := self.cluster.leading()) is not None:
-                task = asyncio.create_task(self.pager.deliver(term))
+                task = asyncio.create_task(self._page(term))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
             return text(200, "heartbeat recorded; the outage is over")
         return text(200, "heartbeat recorded")
+
+    async def _page(self, term: Term) -> int:
+        """Send what is queued now rather than at the next check (leader only)."""
+        try:
+            return await self.pager.deliver(term) if self.pager is not None else 0
+        except Fenced as err:
+            log.info("heartbeat: PagerDuty left to the new leader: %s", err)
+            return 0
 
     def _back(self, before: Status, now: float) -> None:
         """In the beat's transaction: queue 'back' (Slack) and the resolve (PagerDuty)."""
