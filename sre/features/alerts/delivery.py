@@ -1,11 +1,11 @@
 """The outbox delivery loop: which item goes to Slack next, and when.
 
-Items of one *lane* (an alert group, a notice thread, a digest) go strictly in order; only
-a lane's oldest pending item is a candidate. Candidates are started by priority (critical
-before warning before the rest), oldest first within a priority, each only when its Slack
-limit has room (``pacing.py``): a rate-limited channel waits without holding a slot, and a
-429 pauses only the key it came from. When a channel's waiting first posts would take
-longer than ``slack.digest_after``, they go into a digest (``digest.py``) instead.
+Items of one *lane* (an alert group, a notice thread, a digest: ``lanes.py``) go strictly
+in order; only a lane's oldest pending item is a candidate. Candidates are started by
+priority (critical before warning before the rest), oldest first within a priority, each
+only when its Slack limit has room (``pacing.py``): a rate-limited channel waits without
+holding a slot, and a 429 pauses only the key it came from. When a channel's waiting first
+posts would take longer than ``slack.digest_after``, they go into a digest (``digest.py``).
 
 Failures: a retryable ``ClientError`` puts the item back after the shared backoff (or
 Slack's ``Retry-After``); one that may have reached Slack keeps its *sending* mark so the
@@ -29,7 +29,9 @@ from dataclasses import dataclass, replace
 from sre.clients import ClientError
 from sre.clients.retry import Backoff
 from sre.clients.slack import MAYBE_DONE
+from sre.features.alerts import lanes
 from sre.features.alerts.digest import Member, Waiting, detail_batches, split_storm, storm_over
+from sre.features.alerts.lanes import kind_of
 from sre.features.alerts.metrics import AlertMetrics
 from sre.features.alerts.pacing import Pacer
 from sre.features.alerts.state import AlertState, Digest, GroupRow
@@ -44,6 +46,7 @@ BACKOFF = Backoff(base=0.5, cap=60.0)
 STORE_BACKOFF = Backoff(base=1.0, cap=30.0)
 IDLE_POLL = 1.0  # items queued by others (another replica) arrive without a wake-up
 MAX_IN_FLIGHT = 16
+PASS_GAP = 0.02  # seconds between planning passes, whatever wakes the loop
 Clock = Callable[[], float]
 
 
@@ -52,17 +55,6 @@ class Candidate:
     item: OutboxItem
     lane: str
     call: Call
-
-
-def lane_of(item: OutboxItem) -> str:
-    payload = item.payload if isinstance(item.payload, dict) else {}
-    if item.topic == NOTICE_TOPIC:
-        return f"n:{payload.get('thread_key') or item.key}"
-    if payload.get("kind") == "reply":
-        return f"u:{payload.get('user')}"
-    if "digest_id" in payload:
-        return f"d:{payload['digest_id']}"
-    return f"g:{payload.get('group_key')}"
 
 
 class Delivery:
@@ -94,6 +86,7 @@ class Delivery:
         self.tasks: set[asyncio.Task[None]] = set()
         self._last_id = 0
         self._loaded = False
+        self._loaded_at = 0.0
         self._store_failures = 0
         self._paused_until = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -130,9 +123,12 @@ class Delivery:
             except Exception:
                 log.exception("alert delivery pass failed")
                 wait = IDLE_POLL
-            if wait > 0 and not self._stopping:
+            # A storm wakes the loop once per webhook, and planning a pass costs in
+            # proportion to the backlog: passes are PASS_GAP apart at least.
+            await asyncio.sleep(PASS_GAP)
+            if wait > PASS_GAP and not self._stopping:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), timeout=wait)
+                    await asyncio.wait_for(self.wake.wait(), timeout=wait - PASS_GAP)
 
     def _fenced(self) -> None:
         if not self._stopping:
@@ -159,7 +155,7 @@ class Delivery:
             for digest in await self.state.open_digests():
                 self.digests[digest.id] = digest
                 self.open_digest[digest.channel] = digest.id
-            self._loaded = True
+            self._loaded, self._loaded_at = True, now
         for item in await self.state.pending(after=self._last_id):
             self.items[item.id] = item
             self._last_id = max(self._last_id, item.id)
@@ -168,9 +164,11 @@ class Delivery:
         return self._dispatch([c for c in candidates if c.item.id in self.items])
 
     async def _candidates(self) -> list[Candidate]:
-        heads: dict[str, OutboxItem] = {}
-        for item in sorted(self.items.values(), key=lambda i: i.id):
-            heads.setdefault(lane_of(item), item)
+        heads, stale = lanes.heads(self.items.values(), self.busy)
+        if stale:
+            await self.state.superseded(stale)
+            for item_id in stale:
+                self.items.pop(item_id, None)
         unknown = [
             str(i.payload.get("group_key"))
             for i in heads.values()
@@ -190,8 +188,13 @@ class Delivery:
         return [
             Candidate(item, lane, self.steps.call(item, self._row(item), self._digest(item)))
             for lane, item in heads.items()
-            if lane not in self.busy
+            if lane not in self.busy and not self._before_its_digest(item)
         ]
+
+    def _before_its_digest(self, item: OutboxItem) -> bool:
+        """A digest's detail replies wait until the digest itself is posted."""
+        digest = self._digest(item)
+        return kind_of(item) == "digest_details" and digest is not None and digest.ts is None
 
     def _row(self, item: OutboxItem) -> GroupRow | None:
         key = item.payload.get("group_key") if isinstance(item.payload, dict) else None
@@ -226,7 +229,9 @@ class Delivery:
             pressure = self._pressure(channel, waiting.get(channel, []), now)
             found = waiting.get(channel, [])
             open_id = self.open_digest.get(channel)
-            if open_id is not None and storm_over(pressure, capacity):
+            # After a restart nothing is known of the arrivals before it: wait the bound.
+            settled = now - self._loaded_at >= self.digest_after
+            if open_id is not None and settled and storm_over(pressure, capacity):
                 await self.state.close_digest(open_id)
                 del self.open_digest[channel]
                 log.info("storm over in %s: new groups get their own messages again", channel)

@@ -170,6 +170,10 @@ class AlertState:
             self._check(tx, "slack_post")
             self.store.outbox_sending(item_id)
 
+    async def superseded(self, item_ids: Sequence[int]) -> None:
+        """Mark delivered, in one transaction, items a newer one makes pointless."""
+        await self.store.run(self._finish, list(item_ids), [], [])
+
     async def finish(
         self,
         item_id: int,
