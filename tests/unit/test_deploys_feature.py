@@ -23,6 +23,7 @@ from sre.runtime.events import Event, EventLog, publish_to, silence
 from sre.runtime.ha import LEADER, SOLO, Cluster, Fenced, Term
 from sre.runtime.store import Store
 from sre.runtime.store.sqlite import open_sqlite
+from tests.helpers.cluster import StubCluster
 from tests.helpers.fake_grafana import FakeGrafana
 
 TOKEN = "glsa-deploys"
@@ -262,45 +263,23 @@ class Lease:
         self.refused_actions.append(action)
 
 
-class Replica:
-    """A replica on a shared store: it leads while its lease is held."""
-
-    shared = True
-    replica_id = "r1"
-
-    def __init__(self, lease: Lease, epoch: int = 1) -> None:
-        self.lease = lease
-        self.term = Term(LEADER, epoch, lease)
-
-    def leading(self) -> Term | None:
-        return self.term if self.term.alive() else None
-
-    def member(self) -> Term:
-        return self.term
-
-    def live(self) -> tuple[str, ...]:
-        return ("r1",)
-
-    def fresh(self) -> bool:
-        return True
-
-    def watch(self, listener: Callable[[], None]) -> Callable[[], None]:
-        return lambda: None
-
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
+def replica(lease: Lease, epoch: int = 1) -> tuple[StubCluster, Term]:
+    """A replica on a shared store, and its term: it leads while ``lease`` is held."""
+    term = Term(LEADER, epoch, lease)
+    return StubCluster(term), term
 
 
 def test_a_leader_whose_term_ended_consumes_posts_and_annotates_nothing(world: World) -> None:
-    old, new = Replica(Lease()), Replica(Lease(), epoch=2)
+    old_lease, new_lease = Lease(), Lease()
+    (old, old_term), (new, new_term) = replica(old_lease), replica(new_lease, epoch=2)
 
     async def paused_leader(feature: DeploysFeature, events: EventLog) -> None:
-        feature._follow(old.term)  # what its loop does each pass
+        feature._follow(old_term)  # what its loop does each pass
         await events.publish(deploy("5", NOW))
         await passes(feature)
         await events.publish(deploy("6", NOW + 40))
         await feature.consume()  # the post of 6 queued under the live term
-        old.lease.held = False  # paused past its lease: another replica leads now
+        old_lease.held = False  # paused past its lease: another replica leads now
         with pytest.raises(Fenced):
             await feature.delivery.run_once()  # the post's claim (its sending mark) refused
         await events.publish(verdict("6", "fail", NOW + 50))
@@ -310,11 +289,11 @@ def test_a_leader_whose_term_ended_consumes_posts_and_annotates_nothing(world: W
 
     world.run(paused_leader, cluster=old)
     assert [m.text for m in world.threads()] == [":rocket: api revision 5: rolling out"]
-    assert old.lease.refused_actions == ["slack_post", "outbox"]
+    assert old_lease.refused_actions == ["slack_post", "outbox"]
     annotations = len(world.grafana.annotations)
 
     async def successor(feature: DeploysFeature, events: EventLog) -> None:
-        feature._follow(new.term)
+        feature._follow(new_term)
         await passes(feature, 2)
 
     world.run(successor, cluster=new)
@@ -323,7 +302,7 @@ def test_a_leader_whose_term_ended_consumes_posts_and_annotates_nothing(world: W
         ":rocket: api revision 6: rolling out",
     ]
     assert len(world.grafana.annotations) == annotations + 1  # 6's, once
-    assert new.lease.refused_actions == []
+    assert new_lease.refused_actions == []
 
 
 def test_a_follower_leaves_the_events_to_the_leader(world: World) -> None:
@@ -344,6 +323,6 @@ def test_a_follower_leaves_the_events_to_the_leader(world: World) -> None:
         feature.wake.set()
         await loop
 
-    world.run(body, cluster=Replica(lease))
+    world.run(body, cluster=replica(lease)[0])
     assert [m.text for m in world.threads()] == [":rocket: api revision 5: rolling out"]
     assert lease.refused_actions == []

@@ -4,14 +4,14 @@ the shared status; only the leader declares an outage and pages."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from sre.devtools.fake_pagerduty import FakePagerDuty
-from sre.runtime.ha import SOLO, Term
 from tests.helpers.bench import FixedClock
+from tests.helpers.cluster import StubCluster
 from tests.unit.test_heartbeat_feature import NOW, PD_KEY, SILENCE, running, synchronously
 
 
@@ -21,31 +21,6 @@ def pd() -> Iterator[FakePagerDuty]:
         yield server
 
 
-class Follower:
-    """Another replica holds the lease: this one serves and exports, and leads nothing."""
-
-    shared = True
-    replica_id = "follower"
-
-    def leading(self) -> Term | None:
-        return None
-
-    def member(self) -> Term:
-        return SOLO.member()
-
-    def live(self) -> tuple[str, ...]:
-        return ("follower", "leader")
-
-    def fresh(self) -> bool:
-        return True
-
-    def watch(self, listener: Callable[[], None]) -> Callable[[], None]:
-        return lambda: None
-
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-
-
 @synchronously
 async def test_a_follower_records_and_exports_and_only_the_leader_declares_and_pages(
     tmp_path: Path, pd: FakePagerDuty
@@ -53,7 +28,7 @@ async def test_a_follower_records_and_exports_and_only_the_leader_declares_and_p
     clock = FixedClock(NOW)
     async with (
         running(tmp_path, clock, pd) as leader,
-        running(tmp_path, clock, pd, cluster=Follower()) as follower,
+        running(tmp_path, clock, pd, cluster=StubCluster(None)) as follower,
     ):
         assert [j.leader_only for j in follower.feature.jobs()] == [False]
         status, _ = await follower.beat()  # Alertmanager's heartbeat reached the follower

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from sre.checks.probe import ProbeState
 from sre.clients import ClientError
 from sre.features.rollback.feature import RollbackFeature
 from sre.runtime.ha import LEADER, SOLO, Term
+from tests.helpers.cluster import StubCluster
 from tests.helpers.rollback import AUDIT, NOW, SECRET, Harness, h, settle
 
 __all__ = ["h"]  # the fixture
@@ -67,46 +67,15 @@ def test_missing_or_unclear_data_never_rolls_back(h: Harness) -> None:
     assert "nothing was rolled back" in h.notices()[warnings[0]]["text"]
 
 
-class NewTerms:
-    """A lone leader whose term the test renews (as after leading again)."""
-
-    shared = False
-    replica_id = "r1"
-
-    def __init__(self) -> None:
-        self.term = Term(LEADER, 1, SOLO)
-
-    def next_term(self) -> None:
-        self.term = Term(LEADER, self.term.number + 1, SOLO)
-
-    def leading(self) -> Term | None:
-        return self.term
-
-    def member(self) -> Term:
-        return self.term
-
-    def live(self) -> tuple[str, ...]:
-        return ("r1",)
-
-    def fresh(self) -> bool:
-        return True
-
-    def watch(self, listener: Callable[[], None]) -> Callable[[], None]:
-        return lambda: None
-
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-
-
 def test_a_no_verdict_streak_does_not_carry_over_from_an_earlier_term(h: Harness) -> None:
-    terms = NewTerms()
+    terms = StubCluster(Term(LEADER, 1, SOLO), shared=False)
     h.cluster = terms
     h.prom.traffic = 0.01  # no verdict: too little traffic
 
     async def body(f: RollbackFeature) -> None:
         for _ in range(2):
             await f.evaluate_all()
-        terms.next_term()  # lost the lease and, hours later, led again
+        terms.term = Term(LEADER, 2, SOLO)  # lost the lease and, hours later, led again
         for _ in range(2):
             await f.evaluate_all()
         assert not [k for k in h.notices() if k.startswith("rollback-no-verdict:")]
