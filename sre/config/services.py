@@ -40,7 +40,7 @@ class SLO:
         return (Decimal(100) - self.availability) / Decimal(100)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a config may hold tens of thousands
 class Probe:
     """One health target: an HTTP(S) URL or ``tcp://host:port``."""
 
