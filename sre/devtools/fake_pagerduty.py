@@ -14,7 +14,6 @@ is recorded (``events``). Runs in a background thread with its own event loop.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 import uuid
@@ -23,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sre.devtools.loopback import free_port
+from sre.devtools.loopback import BackgroundServer, free_port
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
 SEVERITIES = ("critical", "error", "warning", "info")
@@ -61,8 +60,7 @@ class FakePagerDuty:
         self.alerts: dict[str, list[PdAlert]] = {}  # dedup_key -> alerts, newest last
         self._faults: list[int] = []
         self._lock = threading.RLock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._server: BackgroundServer | None = None
 
     @property
     def url(self) -> str:
@@ -95,33 +93,15 @@ class FakePagerDuty:
     # ------------------------------------------------------------------ server
 
     def start(self) -> FakePagerDuty:
-        ready = threading.Event()
-
-        def serve() -> None:
-            self._loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(self._loop)
-            app = web.Application()
-            app.router.add_post("/v2/enqueue", self._enqueue)
-            runner = web.AppRunner(app, access_log=None)
-            self._loop.run_until_complete(runner.setup())
-            site = web.TCPSite(runner, "127.0.0.1", self.port)
-            self._loop.run_until_complete(site.start())
-            ready.set()
-            self._loop.run_forever()
-            self._loop.run_until_complete(runner.cleanup())
-            self._loop.close()
-
-        self._thread = threading.Thread(target=serve, name="fake-pagerduty", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("fake PagerDuty did not start")
+        app = web.Application()
+        app.router.add_post("/v2/enqueue", self._enqueue)
+        self._server = BackgroundServer(app, self.port, "fake-pagerduty")
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
+        if self._server is not None:
+            self._server.stop()
 
     def __enter__(self) -> FakePagerDuty:
         return self.start()

@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from sre.devtools.loopback import free_port
+from sre.devtools.loopback import BackgroundServer, free_port
 
 TIER3_PER_MINUTE = 50.0
 
@@ -125,9 +125,7 @@ class FakeSlack:
         self._faults: list[Fault] = []
         self._last_us = 0
         self._lock = threading.RLock()  # wait_for holds it while a predicate reads
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
+        self._server: BackgroundServer | None = None
 
     @property
     def base_url(self) -> str:
@@ -183,34 +181,16 @@ class FakeSlack:
     # ------------------------------------------------------------------ server
 
     def start(self) -> FakeSlack:
-        ready = threading.Event()
-
-        def serve() -> None:
-            self._loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(self._loop)
-            app = web.Application()
-            app.router.add_post("/api/{method}", self._api)
-            app.router.add_post("/webhook/{name}", self._webhook)
-            self._runner = web.AppRunner(app, access_log=None)
-            self._loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-            self._loop.run_until_complete(site.start())
-            ready.set()
-            self._loop.run_forever()
-            self._loop.run_until_complete(self._runner.cleanup())
-            self._loop.close()
-
-        self._thread = threading.Thread(target=serve, name="fake-slack", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("fake Slack did not start")
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/webhook/{name}", self._webhook)
+        self._server = BackgroundServer(app, self.port, "fake-slack")
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
+        if self._server is not None:
+            self._server.stop()
 
     def __enter__(self) -> FakeSlack:
         return self.start()
