@@ -20,7 +20,6 @@ of its own so it does not share this process's GIL with the load generator.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -32,22 +31,16 @@ from typing import Any
 import aiohttp
 import yaml
 
+from benchmarks.alerts.load import new_groups, open_loop, pct
 from benchmarks.alerts.slack_child import SlackChild
 from tests.helpers import free_port, wait_for_http
-from tests.helpers.alertmanager import Alertmanager, alert_json, rfc3339, webhook
+from tests.helpers.alertmanager import Alertmanager, rfc3339
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "bench-webhook-token"
 RATES = (250, 500, 1000, 1500, 2000)
 STEP_SECONDS = 4.0
 TARGETS = {"rate": 1000, "p99_response_ms": 50.0, "extra_p99_ms": 100.0}
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 # ---------------------------------------------------------------------- the daemon
@@ -95,48 +88,8 @@ def start_daemon(
 
 
 async def ingest_step(url: str, rate: int, first_id: int) -> dict[str, Any]:
-    count = int(rate * STEP_SECONDS)
-    bodies = []
-    for i in range(first_id, first_id + count):
-        name = f"BenchI{i:06d}"
-        payload = webhook([alert_json(name, fingerprint=f"fp{i}")], group_key=f"g{i}")
-        bodies.append((name, json.dumps(payload).encode()))
-    latencies: list[float] = []
-    errors = 0
-    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-    connector = aiohttp.TCPConnector(limit=256)
-    async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def one(name: str, body: bytes) -> None:
-            nonlocal errors
-            started = time.perf_counter()
-            try:
-                async with session.post(f"{url}/alertmanager", data=body, headers=headers) as r:
-                    await r.read()
-                    ok = r.status == 200
-            except aiohttp.ClientError:
-                ok = False
-            if ok:
-                latencies.append(time.perf_counter() - started)
-            else:
-                errors += 1
-
-        tasks = []
-        begin = time.perf_counter()
-        for index, (name, body) in enumerate(bodies):
-            delay = begin + index / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(name, body)))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - begin
-    return {
-        "rate": rate,
-        "achieved": len(latencies) / elapsed,
-        "p50_ms": pct(latencies, 0.5) * 1000,
-        "p99_ms": pct(latencies, 0.99) * 1000,
-        "errors": errors,
-    }
+    bodies = new_groups("BenchI", first_id, int(rate * STEP_SECONDS))
+    return await open_loop([f"{url}/alertmanager"], bodies, rate, TOKEN, connections=256)
 
 
 async def ingest(url: str) -> list[dict[str, Any]]:

@@ -9,15 +9,12 @@ child process (its own GIL); delivery goes on meanwhile, as in production.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
+from benchmarks.alerts.load import new_groups, open_loop
 from benchmarks.alerts.slack_child import SlackChild
-from tests.helpers.alertmanager import alert_json, webhook
 from tests.helpers.ha import TOKEN, Replica, replica_config, start_replicas
 
 RATES = (500, 1000, 1500)
@@ -25,54 +22,9 @@ STEP_SECONDS = 4.0
 TARGET_RATE, TARGET_P99_MS = 1000.0, 50.0
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
 async def step(urls: list[str], rate: int, first: int, prefix: str) -> dict[str, float]:
-    count = int(rate * STEP_SECONDS)
-    bodies = [
-        json.dumps(
-            webhook([alert_json(f"{prefix}{i:07d}", fingerprint=f"fp{i}")], group_key=f"g{i}")
-        ).encode()
-        for i in range(first, first + count)
-    ]
-    latencies: list[float] = []
-    errors = 0
-    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512)) as session:
-
-        async def one(url: str, body: bytes) -> None:
-            nonlocal errors
-            began = time.perf_counter()
-            try:
-                async with session.post(url, data=body, headers=headers) as resp:
-                    await resp.read()
-                    ok = resp.status == 200
-            except aiohttp.ClientError:
-                ok = False
-            if ok:
-                latencies.append(time.perf_counter() - began)
-            else:
-                errors += 1
-
-        tasks = []
-        began = time.perf_counter()
-        for i, body in enumerate(bodies):
-            delay = began + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(urls[i % len(urls)], body)))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - began
-    return {
-        "rate": rate,
-        "achieved": len(latencies) / elapsed,
-        "p50_ms": pct(latencies, 0.5) * 1000,
-        "p99_ms": pct(latencies, 0.99) * 1000,
-        "errors": errors,
-    }
+    bodies = new_groups(prefix, first, int(rate * STEP_SECONDS))
+    return await open_loop(urls, bodies, rate, TOKEN)
 
 
 def run_steps(replicas: list[Replica], prefix: str) -> list[dict[str, float]]:

@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.alerts.load import pct
 from benchmarks.storm.slack_child import StormSlack
 from tests.helpers.daemon import DaemonProcess
 from tests.helpers.storm import TOKEN, Report, Sent, analyse, send_storm, storm_config
@@ -34,11 +35,6 @@ TARGETS = {
     "duplicates": 0,
     "p99_ms": 50.0,
 }
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def wait_visible(slack: StormSlack, names: list[str], limit: float) -> Report:
