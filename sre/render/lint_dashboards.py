@@ -260,19 +260,18 @@ def _check_variables(dashboard: Mapping[str, Any], datasource_uid: str | None) -
         if var.get("type", "query") != "query":
             continue
         where = f"{dashboard_name(dashboard)} variable ${var.get('name', '?')}"
-        source = var.get("datasource")
-        if not _by_uid(source):
-            problems.append(Problem("panels", where, f"datasource {source!r} is not by uid"))
-        elif (wrong := _wrong_uid(source, datasource_uid)) is not None:
-            problems.append(
-                Problem(
-                    "panels",
-                    where,
-                    f"datasource uid {wrong!r} is not prometheus.datasource_uid "
-                    f"({datasource_uid!r})",
-                )
-            )
+        problems += _source_problems(where, var.get("datasource"), datasource_uid)
     return problems
+
+
+def _source_problems(where: str, source: Any, datasource_uid: str | None) -> list[Problem]:
+    """A variable's or an annotation's Prometheus datasource: by uid, and the configured one."""
+    if not _by_uid(source):
+        return [Problem("panels", where, f"datasource {source!r} is not by uid")]
+    if (wrong := _wrong_uid(source, datasource_uid)) is not None:
+        why = f"datasource uid {wrong!r} is not prometheus.datasource_uid ({datasource_uid!r})"
+        return [Problem("panels", where, why)]
+    return []
 
 
 # Grafana's own annotation store, as its built-in datasource names it (old and new spelling).
@@ -299,15 +298,5 @@ def _check_annotations(dashboard: Mapping[str, Any], datasource_uid: str | None)
             if not isinstance(tags, list) or not tags or not all(isinstance(t, str) for t in tags):
                 problems.append(Problem("panels", where, "a tag query needs its tags"))
         elif "expr" in annotation:
-            if not _by_uid(source):
-                problems.append(Problem("panels", where, f"datasource {source!r} is not by uid"))
-            elif (wrong := _wrong_uid(source, datasource_uid)) is not None:
-                problems.append(
-                    Problem(
-                        "panels",
-                        where,
-                        f"datasource uid {wrong!r} is not prometheus.datasource_uid "
-                        f"({datasource_uid!r})",
-                    )
-                )
+            problems += _source_problems(where, source, datasource_uid)
     return problems
