@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import subprocess
 import threading
 import time
 import urllib.request
@@ -97,11 +98,20 @@ class Replica(DaemonProcess):
 
 
 def start_replicas(
-    tmp: Path, configs: list[dict[str, Any]], slack_token: str, *, first: int = 0
+    tmp: Path,
+    configs: list[dict[str, Any]],
+    slack_token: str,
+    *,
+    first: int = 0,
+    env: dict[str, str] | None = None,
 ) -> list[Replica]:
     """Start every replica at once (they migrate the database together), then wait."""
     started = []
-    env = {"SLACK_BOT_TOKEN": slack_token, "SLACK_SIGNING_SECRET": "itest-signing-secret"}
+    env = {
+        "SLACK_BOT_TOKEN": slack_token,
+        "SLACK_SIGNING_SECRET": "itest-signing-secret",
+        **(env or {}),
+    }
     for i, config in enumerate(configs, start=first):
         config["daemon"]["listen"] = f"127.0.0.1:{free_port()}"
         started.append(Replica(tmp, config, env=env, name=f"replica{i}.yaml"))
@@ -239,3 +249,18 @@ class TargetServer:
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(10)
+
+
+def stop_all(replicas: list[Replica]) -> None:
+    """SIGTERM each (resumed) replica; each must exit 0. None is left running."""
+    codes = []
+    for replica in replicas:
+        if replica.proc.poll() is None:
+            replica.resume()
+            try:
+                codes.append((replica.stop(signal.SIGTERM), replica))
+            except subprocess.TimeoutExpired:
+                replica.proc.kill()
+                codes.append((-9, replica))
+    for code, replica in codes:
+        assert code == 0, replica.output()

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -26,12 +24,12 @@ from sre.devtools.fake_slack import FakeSlack
 from tests.helpers.alertmanager import alert_json, webhook
 from tests.helpers.ha import (
     TOKEN,
-    Replica,
     TargetServer,
     replica_config,
     send,
     slack_report,
     start_replicas,
+    stop_all,
     the_leader,
     wait_until,
 )
@@ -69,21 +67,6 @@ def post_all(urls: list[str], body: dict[str, Any]) -> list[str]:
 
 def post_one(url: str, body: dict[str, Any]) -> str:
     return post_all([url], body)[0]
-
-
-def stop_all(replicas: list[Replica]) -> None:
-    """SIGTERM each (resumed) replica; each must exit 0. None is left running."""
-    codes = []
-    for replica in replicas:
-        if replica.proc.poll() is None:
-            replica.resume()
-            try:
-                codes.append((replica.stop(signal.SIGTERM), replica))
-            except subprocess.TimeoutExpired:
-                replica.proc.kill()
-                codes.append((-9, replica))
-    for code, replica in codes:
-        assert code == 0, replica.output()
 
 
 def test_a_paused_leader_is_replaced_and_refused_when_it_comes_back(
@@ -128,7 +111,13 @@ def test_a_paused_leader_is_replaced_and_refused_when_it_comes_back(
             assert sorted(answers) == ["duplicate", "duplicate", "queued"]
             wait_until(lambda: own_posts(slack)["Same"] == 1, 10, "the post")
 
-            # The health probe fails (whichever replica probes it): one rollback.
+            # The health probe fails (whichever replica probes it): one rollback. Only
+            # failures after the episode began count, and it begins at the first evaluation.
+            wait_until(
+                lambda: leader.sample("sre_rollback_evaluations_total", service="api") >= 1,
+                10,
+                "a first rollback evaluation",
+            )
             targets.status["api"] = 500
             wait_until(record.exists, 20, "the rollback command")
 
